@@ -1,0 +1,415 @@
+# Makefile: builds gcheap, its tests and the mini-lisp example. One
+# non-recursive GNU make file; sources are found by wildcard, so a new
+# src/*.c, test/test_*.c or examples/mini-lisp/*.c needs no edit here.
+#
+#   make                 libgcheap.a, libgcheap.so, gcheap.pc, bin/mini-lisp
+#   make test            build everything, then run every check (see `test`)
+#   make run             build mini-lisp and run its demo
+#   make BUILD=debug     other modes: debug check asan ubsan tsan (see below)
+#   make CC=clang test   another compiler, in its own build directory
+#   make install PREFIX=/usr/local DESTDIR=
+#   make help            the list of targets
+#
+# Outputs go to $(B): build/ for the default (BUILD=release with cc/gcc),
+# build/$(BUILD)/ for other modes, build/<compiler>/[$(BUILD)/] for another
+# compiler, so objects of different flags or compilers never mix.
+# Extra flags can be given with CFLAGS, CPPFLAGS, LDFLAGS and LDLIBS; a change
+# of flags rebuilds what they affect.
+
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+# ---------------------------------------------------------------- modes
+
+BUILD ?= release
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+DESTDIR ?=
+PKG_CONFIG ?= pkg-config
+# Per test binary: a hung test must not eat the whole CI budget.
+TEST_TIMEOUT ?= 900
+CRITERION_ARGS ?= --jobs 2
+
+MODE_CFLAGS_release := -O2
+MODE_CPPFLAGS_release := -DNDEBUG -DGCH_DEBUG=0
+MODE_CFLAGS_debug := -O0 -g
+MODE_CPPFLAGS_debug := -DGCH_DEBUG=2
+# check: every assertion tier, the heap verifier after every sweep.
+MODE_CFLAGS_check := -O1 -g
+MODE_CPPFLAGS_check := -DGCH_DEBUG=3
+MODE_CFLAGS_asan := -O1 -g
+MODE_SAN_asan := -fsanitize=address -fno-omit-frame-pointer
+MODE_CPPFLAGS_asan := -DGCH_DEBUG=1
+MODE_CFLAGS_ubsan := -O1 -g
+MODE_SAN_ubsan := -fsanitize=undefined -fno-sanitize-recover=all
+MODE_CPPFLAGS_ubsan := -DGCH_DEBUG=1
+MODE_CFLAGS_tsan := -O1 -g
+MODE_SAN_tsan := -fsanitize=thread
+MODE_CPPFLAGS_tsan := -DGCH_DEBUG=1
+
+MODES := release debug check asan ubsan tsan
+ifeq ($(filter $(BUILD),$(MODES)),)
+$(error BUILD=$(BUILD) is not one of: $(MODES))
+endif
+
+# The compiler's name goes into the build directory unless it is the default
+# one, so `make CC=clang` never links gcc's objects.
+CC_NAME := $(notdir $(firstword $(CC)))
+CC_DIR := $(if $(filter cc gcc,$(CC_NAME)),,/$(CC_NAME))
+MODE_DIR := $(if $(filter release,$(BUILD)),,/$(BUILD))
+B := build$(CC_DIR)$(MODE_DIR)
+# Host tools (mksizeclasses) do not depend on BUILD.
+TB := build$(CC_DIR)/tools
+
+# ---------------------------------------------------------------- flags
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wundef -Wstrict-prototypes \
+        -Wmissing-prototypes -Wvla
+SAN := $(MODE_SAN_$(BUILD))
+BASE_CFLAGS := -std=c11 $(WARN) -pthread $(MODE_CFLAGS_$(BUILD)) $(SAN) -MMD -MP
+BASE_CPPFLAGS := -D_GNU_SOURCE -I. $(MODE_CPPFLAGS_$(BUILD))
+BASE_LDFLAGS := -pthread $(SAN)
+HOST_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -O2
+
+# Package flags are looked up once, and only when a recipe needs them, i.e.
+# after tools/deps.sh has run (and perhaps installed the package). The
+# `X = $(eval X := ...)$(X)` form memoises a recursive variable.
+AO_CFLAGS = $(eval AO_CFLAGS := $(shell $(PKG_CONFIG) --cflags atomic_ops 2>/dev/null))$(AO_CFLAGS)
+AO_LIBS = $(eval AO_LIBS := $(or $(shell $(PKG_CONFIG) --libs atomic_ops 2>/dev/null),-latomic_ops))$(AO_LIBS)
+CRIT_CFLAGS = $(eval CRIT_CFLAGS := $(shell $(PKG_CONFIG) --cflags criterion 2>/dev/null))$(CRIT_CFLAGS)
+CRIT_LIBS = $(eval CRIT_LIBS := $(or $(shell $(PKG_CONFIG) --libs criterion 2>/dev/null),-lcriterion))$(CRIT_LIBS)
+HAVE_LIBEDIT = $(eval HAVE_LIBEDIT := $(shell $(PKG_CONFIG) --exists libedit 2>/dev/null && echo 1 || echo 0))$(HAVE_LIBEDIT)
+EDIT_CFLAGS = $(eval EDIT_CFLAGS := $(if $(filter 1,$(HAVE_LIBEDIT)),$(shell $(PKG_CONFIG) --cflags libedit)) \
+              -DMINILISP_HAVE_LIBEDIT=$(HAVE_LIBEDIT))$(EDIT_CFLAGS)
+EDIT_LIBS = $(eval EDIT_LIBS := $(if $(filter 1,$(HAVE_LIBEDIT)),$(shell $(PKG_CONFIG) --libs libedit)))$(EDIT_LIBS)
+
+# TSan cannot run Criterion (its boxfort runner maps its shared arena at
+# addresses TSan reserves). If a drop-in criterion/criterion.h is provided in
+# $(TSAN_SHIM), tsan builds compile the tests against it instead.
+TSAN_SHIM := test/tsan-shim
+USE_SHIM := $(if $(and $(filter tsan,$(BUILD)),$(wildcard $(TSAN_SHIM)/criterion/criterion.h)),1)
+
+LIB_COMPILE = $(CC) $(BASE_CPPFLAGS) $(CPPFLAGS) $(AO_CFLAGS) $(BASE_CFLAGS) \
+              -fPIC -fvisibility=hidden $(CFLAGS)
+TEST_COMPILE = $(CC) $(BASE_CPPFLAGS) $(CPPFLAGS) $(AO_CFLAGS) \
+               $(if $(USE_SHIM),-I$(TSAN_SHIM),$(CRIT_CFLAGS)) $(BASE_CFLAGS) $(CFLAGS)
+LISP_COMPILE = $(CC) $(BASE_CPPFLAGS) $(CPPFLAGS) $(EDIT_CFLAGS) $(BASE_CFLAGS) $(CFLAGS)
+LINK = $(CC) $(BASE_LDFLAGS) $(LDFLAGS)
+
+# ---------------------------------------------------------------- sources
+
+VERSION_MAJOR := $(shell sed -n 's/^\#define GCHEAP_VERSION_MAJOR \([0-9]*\).*/\1/p' gcheap.h)
+VERSION_MINOR := $(shell sed -n 's/^\#define GCHEAP_VERSION_MINOR \([0-9]*\).*/\1/p' gcheap.h)
+VERSION := $(VERSION_MAJOR).$(VERSION_MINOR)
+SONAME := libgcheap.so.$(VERSION_MAJOR)
+
+LIB_SRCS := $(sort $(wildcard src/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
+TEST_SRCS := $(sort $(wildcard test/test_*.c))
+# Any other test/*.c is a helper linked into every test binary.
+TEST_HELPER_SRCS := $(filter-out $(TEST_SRCS),$(sort $(wildcard test/*.c))) \
+                    $(if $(USE_SHIM),$(wildcard $(TSAN_SHIM)/*.c))
+TEST_HELPER_OBJS := $(TEST_HELPER_SRCS:%.c=$(B)/obj/%.o)
+TEST_OBJS := $(TEST_SRCS:%.c=$(B)/obj/%.o)
+TEST_NAMES := $(TEST_SRCS:test/%.c=%)
+TEST_BINS := $(TEST_NAMES:%=$(B)/test/%)
+# `make test TESTS="test_a test_b"` runs only those binaries.
+TESTS ?= $(TEST_NAMES)
+THREAD_TESTS := $(foreach t,$(TEST_NAMES),$(if $(findstring thread,$t),$t))
+LISP_SRCS := $(sort $(wildcard examples/mini-lisp/*.c))
+LISP_OBJS := $(LISP_SRCS:%.c=$(B)/obj/%.o)
+LISP_BIN := $(if $(LISP_SRCS),$(B)/bin/mini-lisp)
+LISP_DIR := examples/mini-lisp
+MKSC := $(TB)/mksizeclasses
+
+STATIC_LIB := $(B)/libgcheap.a
+SHARED_LIB := $(B)/libgcheap.so
+PC_FILE := $(B)/gcheap.pc
+
+FORMAT_FILES := $(wildcard src/*.c src/*.h gcheap.h tools/*.c test/*.c test/*.h \
+                           test/outside/*.c examples/mini-lisp/*.c examples/mini-lisp/*.h)
+
+# ---------------------------------------------------------------- dependency check
+
+# tools/deps.sh runs (quietly, in milliseconds) before the first compile of
+# each kind: as an order-only prerequisite it never causes a rebuild itself.
+.PHONY: deps-lib deps-test deps-run
+deps-lib deps-test deps-run: deps-%:
+	@tools/deps.sh $*
+
+# ---------------------------------------------------------------- flag stamps
+
+# Each stamp holds the command line of one kind of compile and changes only
+# when that command line does, so new flags rebuild exactly what they affect.
+.PHONY: FORCE
+FORCE:
+define write-if-changed
+	@mkdir -p $(@D)
+	@printf '%s\n' '$(strip $(1))' >$@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; fi
+endef
+$(B)/stamp.lib: FORCE | deps-lib
+	$(call write-if-changed,$(LIB_COMPILE) | $(LINK) $(AO_LIBS))
+$(B)/stamp.test: FORCE | deps-test
+	$(call write-if-changed,$(TEST_COMPILE) | $(LINK) $(CRIT_LIBS))
+$(B)/stamp.lisp: FORCE | deps-lib
+	$(call write-if-changed,$(LISP_COMPILE) | $(LINK) $(EDIT_LIBS))
+$(TB)/stamp.host: FORCE
+	$(call write-if-changed,$(CC) $(HOST_CFLAGS))
+
+# ---------------------------------------------------------------- build rules
+
+.PHONY: all
+all: $(STATIC_LIB) $(SHARED_LIB) $(PC_FILE) $(LISP_BIN) | deps-lib
+
+$(B)/obj/src/%.o: src/%.c $(B)/stamp.lib
+	@mkdir -p $(@D)
+	$(LIB_COMPILE) -c -o $@ $<
+
+$(B)/obj/test/%.o: test/%.c $(B)/stamp.test
+	@mkdir -p $(@D)
+	$(TEST_COMPILE) -c -o $@ $<
+
+$(B)/obj/examples/mini-lisp/%.o: examples/mini-lisp/%.c $(B)/stamp.lisp
+	@mkdir -p $(@D)
+	$(LISP_COMPILE) -c -o $@ $<
+
+$(STATIC_LIB): $(LIB_OBJS)
+	@mkdir -p $(@D)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+# --no-undefined catches a missing library at link time; sanitizer builds skip
+# it because clang leaves the sanitizer runtime to the executable.
+NO_UNDEFINED := -Wl,--no-undefined
+$(SHARED_LIB): $(LIB_OBJS) $(B)/stamp.lib
+	@mkdir -p $(@D)
+	$(LINK) -shared -Wl,-soname,$(SONAME) $(if $(SAN),,$(NO_UNDEFINED)) -o $@ $(LIB_OBJS) $(AO_LIBS)
+
+# PREFIX is substituted on every run (cheap) and the file rewritten only if it
+# changed, so `make PREFIX=/opt` is never served a stale prefix.
+$(PC_FILE): gcheap.pc.in FORCE
+	@mkdir -p $(@D)
+	@$(call pc-from-in,$(PREFIX),$(LIBDIR),$(INCLUDEDIR)) >$@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; echo "  GEN $@"; fi
+
+# pc-from-in PREFIX,LIBDIR,INCLUDEDIR: gcheap.pc.in with the paths filled in.
+pc-from-in = sed -e "s|@PREFIX@|$(1)|g" -e "s|@LIBDIR@|$(2)|g" \
+                 -e "s|@INCLUDEDIR@|$(3)|g" -e "s|@VERSION@|$(VERSION)|g" gcheap.pc.in
+
+$(B)/test/%: $(B)/obj/test/%.o $(TEST_HELPER_OBJS) $(STATIC_LIB) $(B)/stamp.test
+	@mkdir -p $(@D)
+	$(LINK) -o $@ $< $(TEST_HELPER_OBJS) $(STATIC_LIB) \
+	    $(if $(USE_SHIM),,$(CRIT_LIBS)) $(AO_LIBS) -lm
+
+$(B)/bin/mini-lisp: $(LISP_OBJS) $(STATIC_LIB) $(B)/stamp.lisp
+	@mkdir -p $(@D)
+	$(LINK) -o $@ $(LISP_OBJS) $(STATIC_LIB) $(EDIT_LIBS) $(AO_LIBS) -lm
+
+$(MKSC): tools/mksizeclasses.c $(TB)/stamp.host
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) -o $@ $<
+
+# Keep test objects: they are intermediate to make, but a rebuild needs them.
+.SECONDARY: $(TEST_OBJS)
+
+-include $(wildcard $(B)/obj/*/*.d $(B)/obj/*/*/*.d $(B)/obj/*/*/*/*.d)
+
+# ---------------------------------------------------------------- checks
+#
+# Each check is a canned recipe, so that `test` runs them in a fixed order
+# inside one recipe (stable even under -j) and each also has its own target.
+
+define run-check-sizeclasses
+	@if [ -x tools/check-sizeclasses.sh ]; then \
+	    tools/check-sizeclasses.sh $(MKSC); \
+	else \
+	    echo "check-sizeclasses: skipped (tools/check-sizeclasses.sh does not exist yet)"; \
+	fi
+endef
+
+# Every symbol the shared library defines for others must be gc_*.
+define run-check-exports
+	@bad=$$(nm -D --defined-only $(SHARED_LIB) | \
+	        awk 'NF == 3 && $$2 ~ /^[BDGRSTVWiu]$$/ && $$3 !~ /^gc_/ { print "    " $$2 " " $$3 }'); \
+	if [ -n "$$bad" ]; then \
+	    echo "check-exports: $(SHARED_LIB) exports symbols without the gc_ prefix" \
+	         "(make them static, or gch_* in src/internal.h):"; \
+	    echo "$$bad"; \
+	    exit 1; \
+	fi; \
+	echo "check-exports: $(SHARED_LIB) exports only gc_* ($$(nm -D --defined-only $(SHARED_LIB) | grep -c ' gc_') symbols)"
+endef
+
+# Stops at the first failing binary and names it.
+define run-unit-tests
+	@set -u; \
+	if [ -z "$(strip $(TESTS))" ]; then echo "unit tests: none (test/test_*.c)"; exit 0; fi; \
+	for t in $(TESTS); do \
+	    echo "== $(B)/test/$$t"; \
+	    if ! timeout $(TEST_TIMEOUT) $(B)/test/$$t $(CRITERION_ARGS); then \
+	        echo "FAILED: $(B)/test/$$t"; exit 1; \
+	    fi; \
+	done
+endef
+
+define run-lisp-tests
+	@if [ -z "$(LISP_BIN)" ]; then \
+	    echo "mini-lisp: skipped (no examples/mini-lisp/*.c yet)"; \
+	elif [ ! -f $(LISP_DIR)/run-tests.sh ]; then \
+	    echo "mini-lisp conformance: skipped (no $(LISP_DIR)/run-tests.sh yet)"; \
+	else \
+	    echo "== mini-lisp conformance: $(LISP_DIR)/tests"; \
+	    bash $(LISP_DIR)/run-tests.sh $(LISP_BIN) $(LISP_DIR)/tests || exit 1; \
+	fi
+	@if [ -n "$(LISP_BIN)" ] && [ -f $(LISP_DIR)/run-programs.sh ]; then \
+	    echo "== mini-lisp programs: $(LISP_DIR)/programs"; \
+	    bash $(LISP_DIR)/run-programs.sh $(LISP_BIN) $(LISP_DIR)/programs || exit 1; \
+	elif [ -n "$(LISP_BIN)" ]; then \
+	    echo "mini-lisp programs: skipped (no $(LISP_DIR)/run-programs.sh yet)"; \
+	fi
+endef
+
+# install-cmds DESTDIR,PREFIX,LIBDIR,INCLUDEDIR,PKGCONFIGDIR: one shell command
+# list (so check-install can run it with shell variables as arguments).
+install-cmds = install -d "$(1)$(4)" "$(1)$(3)" "$(1)$(5)" && \
+    install -m 644 gcheap.h "$(1)$(4)/gcheap.h" && \
+    install -m 644 $(STATIC_LIB) "$(1)$(3)/libgcheap.a" && \
+    install -m 755 $(SHARED_LIB) "$(1)$(3)/libgcheap.so.$(VERSION)" && \
+    ln -sf libgcheap.so.$(VERSION) "$(1)$(3)/$(SONAME)" && \
+    ln -sf $(SONAME) "$(1)$(3)/libgcheap.so" && \
+    $(call pc-from-in,$(2),$(3),$(4)) >"$(1)$(5)/gcheap.pc" && \
+    chmod 644 "$(1)$(5)/gcheap.pc"
+
+# Installs into a temporary prefix and builds test/outside/prog.c the way a
+# user would: shared through pkg-config, then static against the .a. The
+# sanitizer flags of the mode are passed too (a sanitized library needs them).
+define run-check-install
+	@set -e; tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/gcheap-install.XXXXXX"); \
+	trap 'rm -rf "$$tmp"' EXIT; p=$$tmp/prefix; \
+	$(call install-cmds,,$$p,$$p/lib,$$p/include,$$p/lib/pkgconfig); \
+	export PKG_CONFIG_PATH=$$p/lib/pkgconfig$${PKG_CONFIG_PATH:+:$$PKG_CONFIG_PATH}; \
+	cflags=$$($(PKG_CONFIG) --cflags gcheap); libs=$$($(PKG_CONFIG) --libs gcheap); \
+	$(CC) -std=c11 $(WARN) $(SAN) $$cflags -o $$tmp/prog-shared test/outside/prog.c \
+	    $$libs -Wl,-rpath,$$p/lib; \
+	readelf -d $$tmp/prog-shared | grep -q 'NEEDED.*$(SONAME)' || \
+	    { echo "check-install: prog-shared does not link $(SONAME)"; exit 1; }; \
+	out=$$($$tmp/prog-shared); [ "$$out" = ok ] || \
+	    { echo "check-install: shared program printed '$$out', want 'ok'"; exit 1; }; \
+	slibs=$$($(PKG_CONFIG) --static --libs gcheap); \
+	$(CC) -std=c11 $(WARN) $(SAN) $$cflags -o $$tmp/prog-static test/outside/prog.c \
+	    $${slibs//-lgcheap/$$p/lib/libgcheap.a}; \
+	! readelf -d $$tmp/prog-static | grep -q 'NEEDED.*libgcheap' || \
+	    { echo "check-install: prog-static still needs libgcheap.so"; exit 1; }; \
+	out=$$($$tmp/prog-static); [ "$$out" = ok ] || \
+	    { echo "check-install: static program printed '$$out', want 'ok'"; exit 1; }; \
+	echo "check-install: installed tree works through pkg-config, shared and static"
+endef
+
+.PHONY: test check-sizeclasses check-exports check-unit check-lisp check-install
+# The order: the generated table, the export list, the unit tests, the Lisp
+# suite, the installed tree.
+test: all $(TEST_BINS) $(MKSC) | deps-test
+	$(run-check-sizeclasses)
+	$(run-check-exports)
+	$(run-unit-tests)
+	$(run-lisp-tests)
+	$(run-check-install)
+
+check-sizeclasses: $(MKSC)
+	$(run-check-sizeclasses)
+
+check-exports: $(SHARED_LIB)
+	$(run-check-exports)
+
+check-unit: $(TESTS:%=$(B)/test/%) | deps-test
+	$(run-unit-tests)
+
+check-lisp: $(LISP_BIN)
+	$(run-lisp-tests)
+
+check-install: $(STATIC_LIB) $(SHARED_LIB) | deps-test
+	$(run-check-install)
+
+# Sanitizer and debug runs of the whole suite, each in its own build directory.
+# LSan is off: a collected heap is freed by the collector, never by free(),
+# and mini-lisp must keep stderr empty.
+.PHONY: check check-asan check-ubsan check-tsan
+check:
+	$(MAKE) --no-print-directory BUILD=check test
+check-asan:
+	ASAN_OPTIONS=$${ASAN_OPTIONS:-detect_leaks=0} \
+	    $(MAKE) --no-print-directory BUILD=asan test
+check-ubsan:
+	UBSAN_OPTIONS=$${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+	    $(MAKE) --no-print-directory BUILD=ubsan test
+# TSan: the multithreaded tests only (names containing "thread").
+check-tsan:
+	@if [ -z "$(THREAD_TESTS)" ]; then echo "check-tsan: no test/test_*thread*.c yet"; exit 0; fi; \
+	if [ ! -f $(TSAN_SHIM)/criterion/criterion.h ]; then \
+	    echo "check-tsan: warning: Criterion does not run under TSan;" \
+	         "expect 'Could not initialize inheritable arena' (see $(TSAN_SHIM) in the Makefile)"; \
+	fi
+	TSAN_OPTIONS=$${TSAN_OPTIONS:-halt_on_error=1} \
+	    $(MAKE) --no-print-directory BUILD=tsan check-unit TESTS="$(THREAD_TESTS)"
+
+# ---------------------------------------------------------------- generated table
+
+.PHONY: sizeclasses
+sizeclasses: $(MKSC)
+	$(MKSC) src/sizeclasses.h
+
+# ---------------------------------------------------------------- install
+
+.PHONY: install
+install: $(STATIC_LIB) $(SHARED_LIB) | deps-lib
+	$(call install-cmds,$(DESTDIR),$(PREFIX),$(LIBDIR),$(INCLUDEDIR),$(PKGCONFIGDIR))
+
+# ---------------------------------------------------------------- mini-lisp
+
+.PHONY: run bench-lisp
+run: deps-run $(LISP_BIN)
+	@if [ -z "$(LISP_BIN)" ]; then echo "run: no examples/mini-lisp/*.c yet"; exit 1; fi
+	$(LISP_BIN) $(LISP_DIR)/demo.lisp
+
+bench-lisp: $(LISP_BIN)
+	@if [ -z "$(LISP_BIN)" ] || [ ! -f $(LISP_DIR)/bench.sh ]; then \
+	    echo "bench-lisp: skipped (needs examples/mini-lisp/*.c and $(LISP_DIR)/bench.sh)"; \
+	else \
+	    bash $(LISP_DIR)/bench.sh $(LISP_BIN); \
+	fi
+
+# ---------------------------------------------------------------- housekeeping
+
+.PHONY: format-check format clean help
+format-check:
+	@command -v clang-format >/dev/null || \
+	    { echo "format-check: clang-format is missing (apt-get install clang-format)"; exit 1; }
+	clang-format --dry-run -Werror $(FORMAT_FILES)
+
+format:
+	clang-format -i $(FORMAT_FILES)
+
+clean:
+	rm -rf build
+
+help:
+	@echo "targets:"
+	@echo "  all (default)      build/libgcheap.a, libgcheap.so, gcheap.pc, bin/mini-lisp"
+	@echo "  test               check-sizeclasses, check-exports, unit tests, mini-lisp suite, check-install"
+	@echo "  check-unit         the Criterion test binaries only (TESTS=\"test_x ...\" to choose)"
+	@echo "  check-lisp         the mini-lisp conformance tests and example programs"
+	@echo "  check-sizeclasses  src/sizeclasses.h matches tools/mksizeclasses.c"
+	@echo "  check-exports      the shared library exports only gc_*"
+	@echo "  check-install      install into a temporary prefix and build a program against it"
+	@echo "  check check-asan check-ubsan check-tsan   the suite in BUILD=check/asan/ubsan/tsan"
+	@echo "  sizeclasses        regenerate src/sizeclasses.h"
+	@echo "  install            PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)"
+	@echo "  run                build mini-lisp and run examples/mini-lisp/demo.lisp"
+	@echo "  bench-lisp         run examples/mini-lisp/bench.sh"
+	@echo "  format-check format clean"
+	@echo "modes: BUILD=$(MODES) (now $(BUILD), output in $(B)/)"

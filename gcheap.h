@@ -1,0 +1,250 @@
+/* gcheap.h - a garbage-collected heap for language VMs.
+ *
+ * gcheap is an allocator in the design of the Go runtime's (per-thread
+ * caches, central span lists, a page heap) with the collector split in two:
+ * the library owns the mark bits and the sweep; the host VM, which knows its
+ * object layouts and roots, does the marking through gc_mark.
+ *
+ * This is the only public header. It needs only the C standard library,
+ * compiles as C99 (-pedantic) and as C++.
+ *
+ * THE PROTOCOL
+ *
+ * The heap goes round three phases:
+ *
+ *     MUTATE --first gc_mark--> MARK --gc_sweep--> SWEEP/MUTATE --> ...
+ *
+ *   MUTATE  The host allocates with gc_alloc and writes pointers freely.
+ *           Memory freed by the previous cycle is swept lazily, on demand,
+ *           by the allocating threads.
+ *   MARK    Begins with the first gc_mark (or gc_mark_range) after a sweep,
+ *           or inside gc_collect. The host calls gc_mark on every root and,
+ *           unless a trace hook is set, on every pointer of every object it
+ *           reaches (gc_mark returns true exactly once per object per cycle,
+ *           which tells the host to walk that object's children).
+ *           Objects allocated during a mark phase are born marked
+ *           ("allocate-black"). At the start of a mark phase every thread's
+ *           current tiny block (see gc_alloc) is marked, so tiny objects
+ *           carved from it later also survive.
+ *   SWEEP   gc_sweep ends the mark phase: every object that is not marked is
+ *           free from then on. It returns at once; the spans are swept later,
+ *           when allocation needs them, and whatever is left is swept before
+ *           the next mark phase begins.
+ *
+ * Threads: a collection is stop-the-world from the host's side. While a mark
+ * phase or gc_collect runs, no other thread may allocate or write pointers;
+ * several threads may call gc_mark at the same time (the marking is atomic).
+ * Outside collections, any number of threads may allocate concurrently
+ * without registering.
+ *
+ * Hooks: with a trace hook (gc_set_trace), gc_mark traces for the host: each
+ * newly marked object of a pointer-bearing ("scan") allocation is pushed on
+ * the library's mark stack and the outermost gc_mark on the thread drains it,
+ * calling trace(obj, gc_size(obj), ctx), which calls gc_mark on each pointer
+ * field. Marking never recurses in C, whatever the graph's depth.
+ * With a roots hook (gc_set_roots), gc_collect runs a whole cycle by itself
+ * and gc_alloc collects automatically when the heap has grown by GOGC percent
+ * since the last collection (see gc_set_gogc): with a roots hook set, ANY
+ * gc_alloc may collect, so the host's roots must be complete at every
+ * allocation.
+ * A hook must not call gc_alloc, gc_sweep or gc_collect: gcheap detects it,
+ * prints one "gcheap: ..." line on stderr and aborts.
+ *
+ * A minimal host:
+ *
+ *     struct node { struct node *left, *right; long value; };
+ *     static struct node *root;
+ *
+ *     static void trace(void *obj, size_t size, void *ctx) {
+ *         struct node *n = obj;
+ *         (void)size; (void)ctx;
+ *         gc_mark(n->left);
+ *         gc_mark(n->right);
+ *     }
+ *     static void roots(void *ctx) { (void)ctx; gc_mark(root); }
+ *
+ *     int main(void) {
+ *         gc_set_trace(trace, NULL);
+ *         gc_set_roots(roots, NULL);
+ *         root = gc_alloc(sizeof *root, true);   // zeroed
+ *         ...                                    // allocate freely
+ *         gc_collect();                          // or let gc_alloc do it
+ *     }
+ *
+ * ENVIRONMENT (read once, at the first call into the library)
+ *
+ *   GCHEAP_GOGC=N|off   initial GOGC (default 100), see gc_set_gogc.
+ *   GCHEAP_DEBUG=k=v,...
+ *       gctrace=1   one line per collection on stderr:
+ *                   gc N @T s: M ms mark, S ms sweep, A->B MB, G MB goal,
+ *                   O objects freed, K KB mark stack
+ *                   N: cycle number; T: seconds since the heap started;
+ *                   M: wall time from the start of the mark phase to
+ *                   gc_sweep; S: wall time spent sweeping inside gc_collect
+ *                   (0 for a lazy gc_sweep); A: heap_alloc when marking began;
+ *                   B: bytes marked live; G: next_gc after the cycle;
+ *                   O: objects (slots) freed by the previous cycle's sweep.
+ *       poison=1    fill every swept slot with the byte 0xDB, so a host that
+ *                   keeps using an object it did not mark reads garbage at
+ *                   once instead of stale but plausible data.
+ *       verify=1    check the whole heap's invariants at every phase
+ *                   boundary (slow; for debugging hosts and gcheap).
+ */
+#ifndef GCHEAP_H
+#define GCHEAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define GCHEAP_VERSION_MAJOR 0
+#define GCHEAP_VERSION_MINOR 1
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- allocation
+ *
+ * gc_alloc returns size bytes of zeroed memory owned by the collector: it
+ * stays allocated as long as it is marked in every collection, and is freed
+ * by the first gc_sweep after a mark phase that did not mark it. There is no
+ * gc_free.
+ *
+ * has_ptrs says whether the object may hold pointers to other gcheap objects.
+ * Objects with has_ptrs == false are never passed to the trace hook (they are
+ * "noscan"); has_ptrs objects and pointer-free objects never share a span.
+ *
+ * Sizes and alignment:
+ *   - size 0: a non-NULL pointer that must not be dereferenced; all
+ *     zero-size allocations may share it. It is not a heap object (gc_base
+ *     returns NULL for it).
+ *   - has_ptrs == false && size < 16 ("tiny"): carved from a shared 16-byte
+ *     block, aligned to 8 if size % 8 == 0, else 4 if size % 4 == 0, else 2
+ *     if size % 2 == 0, else 1. The block is freed when none of the objects
+ *     in it is marked; gc_base and gc_size answer for the whole block.
+ *   - size <= 32768 ("small"): rounded up to one of 67 size classes (Go's
+ *     table: 8, 16, 24, 32, 48, ... 32768 bytes). Objects of a class whose
+ *     size is a multiple of 16 are 16-byte aligned; those of the 8- and
+ *     24-byte classes are 8-byte aligned.
+ *   - size > 32768 ("large"): a span of whole 8 KiB pages of its own,
+ *     page (8192-byte) aligned.
+ *
+ * Threads: any thread, any time, without registration or initialisation,
+ * except inside a hook. The common case takes no lock.
+ * Failure: returns NULL with errno = ENOMEM when the size cannot be served
+ * (SIZE_MAX, overflow while rounding, address space or mmap exhausted); the
+ * heap stays usable. Calling it from a trace or roots hook aborts.
+ */
+void *gc_alloc(size_t size, bool has_ptrs);
+
+/* gc_base returns the start of the allocated object containing p (interior
+ * pointers included), or NULL if p is not inside an allocated gcheap object:
+ * NULL, stack, malloc or unmapped memory, free slots (including objects that
+ * were not marked in the last mark phase but are not swept yet), gcheap's own
+ * metadata, any 64-bit value. It never faults, whatever p is.
+ * gc_size returns the usable size of that object (its class size, or a large
+ * object's whole pages; 16 for a tiny object's block), or 0 for the same
+ * cases gc_base returns NULL.
+ * Threads: any thread, any time. While another thread sweeps the span of p
+ * concurrently, the answer may reflect either side of that sweep. */
+void *gc_base(const void *p);
+size_t gc_size(const void *p);
+
+/* ------------------------------------------------------------------ marking
+ *
+ * gc_mark: p may be any value. If it points at or into an allocated object,
+ * marks it and returns true if and only if this call set the mark; returns
+ * false otherwise (NULL, foreign memory, free slots, objects already marked
+ * in this cycle, objects allocated during this mark phase). The first gc_mark
+ * after a sweep begins a mark phase (see THE PROTOCOL); that first call
+ * finishes any sweeping left from the previous cycle, so it may take time
+ * proportional to the heap.
+ * With a trace hook set, gc_mark traces what it marks before returning (see
+ * above); the trace hook's own gc_mark calls only push.
+ * Threads: several threads may mark concurrently; no thread may allocate or
+ * write pointers meanwhile, except the allocate-black case of the marking
+ * thread itself. Never fails; if the mark stack cannot grow, marking still
+ * completes (more slowly). */
+bool gc_mark(const void *p);
+
+/* gc_mark_range calls gc_mark on every pointer-aligned word in [lo, hi)
+ * (conservative roots: a C stack, a foreign table). lo is rounded up and hi
+ * down to pointer alignment; an empty or inverted range does nothing. The
+ * range must be readable memory. Threads: as gc_mark. */
+void gc_mark_range(const void *lo, const void *hi);
+
+/* gc_sweep ends the mark phase: every object not marked is freed (lazily; see
+ * THE PROTOCOL). Called with no mark phase in progress, it begins and ends an
+ * empty one, which frees every object. Returns in time that does not depend
+ * on the number of objects.
+ * Threads: one thread, with no other thread allocating or marking. Calling it
+ * from a hook aborts. */
+void gc_sweep(void);
+
+/* The hooks. fn == NULL removes a hook. ctx is passed back unchanged; gcheap
+ * does not own it. The trace hook receives each newly marked object of a
+ * has_ptrs allocation exactly once per cycle, with its gc_size, and must call
+ * gc_mark on each pointer field; the roots hook must call gc_mark (or
+ * gc_mark_range) on every root.
+ * Threads: set hooks while no collection runs; the setting is global. */
+typedef void (*gc_trace_fn)(void *obj, size_t size, void *ctx);
+typedef void (*gc_roots_fn)(void *ctx);
+void gc_set_trace(gc_trace_fn fn, void *ctx);
+void gc_set_roots(gc_roots_fn fn, void *ctx);
+
+/* gc_collect runs a whole cycle on the calling thread: finishes the previous
+ * sweep, calls the roots hook, drains marking, sweeps every span, and
+ * returns when the sweep is complete, so gc_get_stats is exact afterwards.
+ * Does nothing without a roots hook (without one, it cannot know what is
+ * live). Threads: as gc_sweep. Calling it from a hook aborts. */
+void gc_collect(void);
+
+/* gc_set_gogc sets the collection target as Go's GOGC: with a roots hook
+ * set, gc_alloc collects when heap_alloc would pass
+ *     next_gc = max(4 MiB, live_after_last_collection * (1 + percent/100)).
+ * percent < 0 turns automatic collection off. Returns the previous value
+ * (-1 for off). Default 100, or GCHEAP_GOGC. Threads: any. */
+int gc_set_gogc(int percent);
+
+/* -------------------------------------------------------------- statistics */
+
+#define GCHEAP_NUM_SIZE_CLASSES 68
+
+typedef struct gc_class_stats {
+    uint32_t size;    /* object size of the class (0 for large objects) */
+    uint64_t mallocs; /* objects allocated from spans of this class */
+    uint64_t frees;   /* objects of this class freed by sweeping */
+} gc_class_stats;
+
+typedef struct gc_stats {
+    uint64_t heap_alloc;     /* bytes in allocated objects not yet freed (at class size) */
+    uint64_t heap_sys;       /* bytes of address space committed for the heap */
+    uint64_t heap_released;  /* bytes returned to the OS */
+    uint64_t mallocs, frees; /* cumulative object counts */
+    uint64_t num_gc;         /* completed collection cycles */
+    uint64_t next_gc;        /* heap_alloc at which the next automatic collection starts */
+    uint64_t pause_total_ns; /* time spent inside gc_collect */
+    uint64_t heap_objects;   /* objects allocated and not yet freed (tiny blocks count once) */
+    uint64_t heap_inuse;     /* bytes in spans holding objects */
+    uint64_t tiny_allocs;    /* allocations served inside an existing tiny block */
+    uint64_t live_after_gc;  /* heap_alloc right after the last gc_collect, or bytes marked by the last gc_sweep */
+    uint64_t total_alloc;    /* cumulative bytes allocated (at class size) */
+    gc_class_stats by_size[GCHEAP_NUM_SIZE_CLASSES]; /* [0] is large objects */
+} gc_stats;
+
+/* gc_get_stats fills *out. Counts include objects allocated by every thread
+ * up to the call. Tiny allocations: mallocs counts each one; a tiny block
+ * counts once in heap_alloc (16 bytes) and heap_objects; as in Go, frees also
+ * counts each tiny allocation made inside an existing block, so that
+ * mallocs - frees == heap_objects. Between gc_sweep and the end of lazy
+ * sweeping, heap_alloc still includes the unswept garbage.
+ * out == NULL does nothing. Threads: any; figures are a consistent snapshot
+ * only when no other thread allocates meanwhile. */
+void gc_get_stats(gc_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GCHEAP_H */

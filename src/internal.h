@@ -1,0 +1,393 @@
+// internal.h: gcheap's internal structures and cross-file functions,
+// sectioned by the file that defines them. See malloc.c for the overview.
+//
+// LOCK ORDER (take only downwards; never hold two at one level):
+//   1. gch_gc.lock          phase transitions, the mcache list, hooks
+//   2. mcentral.lock        one per span class (never two at once)
+//   3. mheap.lock           page allocator, arenas, span structs
+//   4. gcbits lock          bitmap arenas (leaf)
+// Sweeping a span needs no lock: ownership is taken by a CAS on its
+// sweepgen (see sweep.c). Hooks are never called with a lock held.
+//
+// Protection notes on fields use these phrases:
+//   immutable while in use   set when the span is made, read by anyone
+//   owner                    the thread owning the object (an mcache's thread,
+//                            or the sweeper holding a span's sweepgen)
+//   protected by X           read and written with X held
+//   atomic                   only through AO_* (src/atomic.h)
+//   STW                      written only while the host stops the world
+#ifndef GCHEAP_INTERNAL_H
+#define GCHEAP_INTERNAL_H
+
+#include "../gcheap.h"
+#include "atomic.h"
+#include "os.h"
+#include "pagealloc.h"
+#include "sizeclasses.h"
+
+#include <assert.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+// ------------------------------------------------------------ configuration
+// GCH_DEBUG: 0 release; 1 cheap asserts; 2 internal asserts; 3 O(n) checks
+// (heap verifier after every sweep). Always defined by the build.
+#ifndef GCH_DEBUG
+#define GCH_DEBUG 0
+#endif
+#define GCH_ASSERT1(c) assert(GCH_DEBUG < 1 || (c))
+#define GCH_ASSERT2(c) assert(GCH_DEBUG < 2 || (c))
+
+#define GCH_LIKELY(x) __builtin_expect(!!(x), 1)
+#define GCH_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define GCH_NOINLINE __attribute__((noinline))
+#define GCH_NORETURN __attribute__((noreturn))
+
+// Address space: user pointers on x86-64/arm64 Linux are below 2^47/2^48.
+// Heap arenas of 64 MiB (Go's heapArenaBytes on 64-bit Linux) are indexed by
+// a two-level map: 10 + 12 bits of arena number cover the 48-bit space.
+#define GCH_ADDR_BITS 48
+#define GCH_ARENA_SHIFT 26
+#define GCH_ARENA_BYTES ((uintptr_t)1 << GCH_ARENA_SHIFT)
+#define GCH_PAGES_PER_ARENA (GCH_ARENA_BYTES >> GCH_PAGE_SHIFT)
+#define GCH_ARENA_L1_BITS 10
+#define GCH_ARENA_L2_BITS (GCH_ADDR_BITS - GCH_ARENA_SHIFT - GCH_ARENA_L1_BITS)
+
+// The largest request gcheap attempts: half the address space. Anything
+// larger cannot be mapped, and refusing early keeps page arithmetic from
+// overflowing.
+#define GCH_MAX_ALLOC ((size_t)1 << (GCH_ADDR_BITS - 1))
+
+// Span classes: bit 0 set = noscan. Class 0 = large objects.
+#define GCH_TINY_SPAN_CLASS ((GCH_TINY_SIZE_CLASS << 1) | 1)
+static inline uint8_t gch_spanclass(unsigned sizeclass, bool noscan)
+{
+    return (uint8_t)(sizeclass << 1 | (noscan ? 1u : 0u));
+}
+static inline unsigned gch_spanclass_sizeclass(uint8_t spc) { return spc >> 1; }
+static inline bool gch_spanclass_noscan(uint8_t spc) { return spc & 1; }
+
+// ------------------------------------------------------------------ span.c
+
+enum mspan_state {
+    MSPAN_DEAD = 0,   // struct on the free list; describes nothing
+    MSPAN_IN_USE = 1, // holds objects (small) or one large object
+};
+
+// mspan: a run of pages holding objects of one span class.
+//
+// Invariants (checked by verify.c under the same tags):
+//   [S1] alloc_count <= nelems; nelems * elemsize <= npages * GCH_PAGE_SIZE
+//   [S2] limit == base + nelems * elemsize
+//   [S3] freeindex <= nelems; every slot below freeindex is allocated
+//        (its alloc bit is set, or it was handed out since the last sweep)
+//   [S4] alloc_cache == ~alloc_bits[freeindex/64] >> (freeindex % 64), while
+//        freeindex < nelems and freeindex % 64 != 0 or the window is loaded
+//   [S5] divmul: (off * divmul) >> 32 == off / elemsize for every
+//        off in [0, npages * GCH_PAGE_SIZE] (the generator proves it)
+//   [S6] sweepgen is one of h-2, h-1, h, h+1, h+3 (h = mheap's sweepgen)
+//   [S7] every page of an in-use span maps to it in its arena's span map
+//   [S8] large spans: spanclass >> 1 == 0, nelems == 1,
+//        elemsize == npages * GCH_PAGE_SIZE
+struct mspan {
+    struct mspan *next; // link in one mcentral set or the free list;
+                        // protected by that list's lock
+
+    uintptr_t base;    // immutable while in use
+    uintptr_t limit;   // immutable while in use
+    size_t npages;     // immutable while in use
+    size_t elemsize;   // immutable while in use (large: npages * page size)
+    uint32_t nelems;   // immutable while in use
+    uint32_t divmul;   // immutable while in use
+    uint8_t spanclass; // immutable while in use
+    uint8_t state;     // enum mspan_state; protected by mheap.lock, read racily
+                       // by gc_base (which rechecks bounds)
+
+    // Allocation state. Owner: the mcache caching the span, else the
+    // sweeper that owns its sweepgen, else protected by its mcentral's lock.
+    bool needzero;        // some free slot may hold non-zero bytes
+    uint32_t freeindex;   // see [S3]
+    unsigned alloc_count; // atomic stores by the owner: gc_get_stats reads it
+    uint64_t alloc_cache; // see [S4]; bit set = slot free
+    AO_t *alloc_bits;     // bit set = allocated as of the last sweep
+    AO_t *gcmark_bits;    // bit set = marked this cycle; atomic (CAS)
+
+    AO_t sweepgen;                // atomic; see the table in sweep.c
+    unsigned alloc_count_cached;  // alloc_count when cached; atomic stores
+    uint32_t black_from;          // allocate-black: slots handed out from
+                                  // here (to freeindex) during this mark phase
+                                  // are live; GCH_NO_BLACK when not cached in
+                                  // a mark phase. Owner; read in STW.
+};
+
+#define GCH_NO_BLACK UINT32_MAX
+
+// The span every empty mcache slot points at: no free slot, so the fast
+// path misses without a NULL check (Go's emptymspan).
+extern struct mspan gch_empty_span;
+
+// Bit helpers for span bitmaps (words of 64 bits).
+static inline bool gch_bit_get(const AO_t *bits, uint32_t i)
+{
+    return (bits[i >> 6] >> (i & 63)) & 1;
+}
+static inline uint32_t gch_bitmap_words(uint32_t nelems) { return (nelems + 63) / 64; }
+
+// Index of the object holding address p in s (p in [base, limit)).
+static inline uint32_t gch_span_obj_index(const struct mspan *s, uintptr_t p)
+{
+    if (s->divmul == 0)
+        return 0;
+    return (uint32_t)(((uint64_t)(p - s->base) * s->divmul) >> 32);
+}
+
+// Is slot idx allocated (live or not yet swept as dead)? Mark phase and
+// swept spans only: alloc bits are current.
+static inline bool gch_span_slot_allocated(const struct mspan *s, uint32_t idx)
+{
+    return idx < s->freeindex || gch_bit_get(s->alloc_bits, idx);
+}
+
+// The slow half of mspan allocation: finds the next free slot at or after
+// freeindex, reloading alloc_cache as needed; returns nelems if none.
+uint32_t gch_span_next_free_index(struct mspan *s);
+// Loads alloc_cache for the 64-slot window starting at slot index
+// word*64.
+void gch_span_refill_alloc_cache(struct mspan *s, uint32_t word);
+// Counts set bits in the first n bits of a bitmap.
+uint32_t gch_bitmap_count(const AO_t *bits, uint32_t n);
+
+// ---------------------------------------------------------------- gcbits.c
+
+// Returns a zeroed bitmap of nbits bits (whole 64-bit words) from the
+// current allocation epoch, or NULL if memory is exhausted.
+AO_t *gch_gcbits_new(uint32_t nbits);
+// Called when every span has been swept and before marking begins: frees
+// the epoch that held the alloc bits replaced by the sweep before last.
+void gch_gcbits_rotate(void);
+// Bytes of bitmap arenas held (for stats).
+size_t gch_gcbits_bytes(void);
+
+// ---------------------------------------------------------------- mheap.c
+
+struct heap_arena {
+    // Page -> span for every page of the arena (NULL: free or not in
+    // heap). Atomic: gc_base reads it from any thread.
+    AO_t spans[GCH_PAGES_PER_ARENA];
+    uintptr_t base;        // immutable
+    uintptr_t zeroed_base; // pages at or above base + zeroed_base have never
+                           // been used: they are still zero. Protected by
+                           // mheap.lock.
+};
+
+struct mheap {
+    pthread_mutex_t lock;
+    struct page_alloc pages; // protected by lock
+    // Arena map: l1[i] -> AO_t[1 << L2_BITS] of struct heap_arena *.
+    // Entries are published with release stores and never removed.
+    AO_t arenas_l1[1 << GCH_ARENA_L1_BITS];
+    struct heap_arena **all_arenas; // protected by lock
+    size_t narenas, arenas_cap;     // protected by lock
+    uintptr_t cur_arena, cur_arena_end; // reserved, not yet committed
+    struct mspan *span_free;            // free span structs; protected by lock
+    AO_t sweepgen;                      // atomic; advanced by 2 in gc_sweep (STW)
+    bool pages_ok;                      // page allocator initialised; immutable after init
+};
+extern struct mheap gch_mheap;
+
+// Allocates a span of npages for span class spc and initialises its
+// bitmaps and page map. Sweeps unswept spans before growing the heap.
+// Returns NULL with errno = ENOMEM on failure. Caller must hold no lock
+// above mcentral.
+struct mspan *gch_mheap_alloc(size_t npages, uint8_t spc);
+// Returns s's pages to the page heap and s to the free list.
+void gch_mheap_free(struct mspan *s);
+// The span whose pages hold address p, or NULL. Lock-free; p may be any
+// value. The span may be dead or describe other pages: callers check.
+struct mspan *gch_span_of(uintptr_t p);
+// Calls fn on every in-use span (walks the arena maps). Caller ensures no
+// span is allocated or freed meanwhile (STW or verifier).
+void gch_mheap_for_each_span(void (*fn)(struct mspan *s, void *ctx), void *ctx);
+
+// ------------------------------------------------------------- mcentral.c
+
+// One per span class: spans with free slots (partial) and without (full),
+// each in a swept and an unswept half selected by sweepgen (see sweep.c).
+struct mcentral {
+    pthread_mutex_t lock;
+    uint8_t spanclass;         // immutable
+    struct mspan *partial[2];  // protected by lock
+    struct mspan *full[2];     // protected by lock
+} __attribute__((aligned(64)));
+
+extern struct mcentral gch_central[GCH_NUM_SPAN_CLASSES];
+
+void gch_mcentral_init(void);
+// Returns a span of class spc with at least one free slot, swept and
+// marked cached (sweepgen = h+3), or NULL with errno = ENOMEM.
+struct mspan *gch_mcentral_cache_span(struct mcentral *c);
+// Returns a span an mcache held (sweeping it first if it was cached
+// before the last sweepgen flip).
+void gch_mcentral_uncache_span(struct mcentral *c, struct mspan *s);
+// Pushes a swept, uncached span into its swept set (partial or full).
+void gch_mcentral_push_swept(struct mcentral *c, struct mspan *s);
+// Pops one unswept span of any class it finds, starting from a rotating
+// cursor, or NULL when nothing is left to sweep.
+struct mspan *gch_mcentral_pop_unswept(struct mcentral *c, uint32_t sg);
+
+// ---------------------------------------------------------------- sweep.c
+
+// Sweeps s, which the caller owns (its sweepgen is h-1). With preserve,
+// the span goes back to the caller (it is about to be cached); otherwise
+// it is pushed to its mcentral's swept set or freed if empty. Returns
+// true if the span (when preserved) has a free slot.
+bool gch_sweep_span(struct mspan *s, bool preserve);
+// Tries to take ownership of an unswept span (h-2 -> h-1).
+bool gch_sweep_try_acquire(struct mspan *s, uint32_t sg);
+// Sweeps one unswept span of any class; false when none is left.
+bool gch_sweep_one(void);
+// Sweeps everything left (before a mark phase, or at the end of gc_collect).
+void gch_finish_sweep(void);
+
+// ---------------------------------------------------------------- mcache.c
+
+// Per-thread work of the marker (Go's gcWork): an off-heap stack of
+// objects to trace.
+struct gcwork {
+    void **stack;     // owner
+    size_t len, cap;  // owner
+    uint64_t marked_bytes; // bytes marked by this thread; summed at gc_sweep
+    int depth;        // gc_mark nesting: the outermost call drains
+};
+
+// mcache: the per-thread cache. Its fast path needs no lock.
+//   [C1] alloc[i] is &gch_empty_span or a span of class i cached by this
+//        mcache (its sweepgen == h+3, or h+1 after a flip)
+//   [C2] tiny == 0 or tiny is the base of a 16-byte block of class 2
+//        noscan allocated to this mcache; tiny_offset <= 16
+struct mcache {
+    AO_t alloc[GCH_NUM_SPAN_CLASSES]; // struct mspan *; owner writes with
+                                      // AO_store, gc_get_stats reads atomically
+    uintptr_t tiny;        // owner
+    uintptr_t tiny_offset; // owner
+    AO_t tiny_allocs;      // allocations inside an existing block; owner
+                           // stores, gc_get_stats loads
+    struct gcwork work;    // owner
+    bool in_hook;          // owner: inside a trace/roots hook
+    bool is_empty;         // the shared placeholder, never a real cache
+    struct mcache *next, *prev; // list of live caches; protected by gch_gc.lock
+};
+
+extern struct mcache gch_empty_mcache;
+// The allocation view of the current thread: &gch_empty_mcache until the
+// thread's first slow-path allocation, and while it runs a hook (so that
+// gc_alloc from a hook reaches the slow path, which reports it).
+extern _Thread_local struct mcache *gch_tls_mcache;
+// The thread's real cache (NULL until made).
+extern _Thread_local struct mcache *gch_tls_owner;
+
+// Creates the pthread key whose destructor flushes an exiting thread's cache.
+void gch_mcache_init_key(void);
+// The current thread's cache, made on first use. Returns NULL only if its
+// metadata cannot be mapped (errno = ENOMEM).
+struct mcache *gch_mcache_get(void);
+// Small-object slow path: refills alloc[spc] and returns a slot, or 0.
+uintptr_t gch_mcache_alloc_slow(struct mcache *c, uint8_t spc);
+// Returns every cached span to its mcentral and drops the tiny block.
+// Applies allocate-black for the current mark phase first. Owner or STW.
+void gch_mcache_release_all(struct mcache *c);
+// Mark start (STW): marks the tiny block and opens allocate-black windows
+// on every cached span of every cache.
+void gch_mcache_begin_mark_all(void);
+// Sum of allocations made from cached spans and not yet flushed.
+void gch_mcache_inflight(uint64_t *bytes, uint64_t *objects, uint64_t *tiny,
+                         uint64_t by_class[GCH_NUM_SIZE_CLASSES]);
+// Mark-stack push (the drain is in mark.c). False if the stack cannot grow.
+bool gch_gcwork_push(struct gcwork *w, void *obj);
+// Upper bound on a mark stack's entries (tests lower it to force the
+// overflow path); SIZE_MAX by default.
+extern size_t gch_gcwork_limit;
+
+// ----------------------------------------------------------------- mark.c
+
+enum gch_phase { GCH_PHASE_MUTATE = 0, GCH_PHASE_MARK = 1 };
+
+// Global collector state.
+struct gch_gc {
+    pthread_mutex_t lock;
+    AO_t phase;                // enum gch_phase; atomic
+    AO_t trace_fn, trace_ctx;  // atomic (set outside collections)
+    AO_t roots_fn, roots_ctx;  // atomic
+    AO_t gogc;                 // int stored as AO_t; atomic
+    AO_t next_gc;              // atomic
+    AO_t mark_overflow;        // atomic: a push failed, rescan needed
+    AO_t marked_bytes;         // atomic: bytes marked this cycle
+    struct mcache *mcaches;    // protected by lock
+    uint64_t start_ns;         // immutable after init
+    uint64_t mark_start_ns;    // protected by lock
+    uint64_t heap_at_mark;     // protected by lock
+    uint64_t last_freed;       // objects freed by the last completed sweep
+    bool collecting;           // inside gc_collect; protected by lock
+};
+extern struct gch_gc gch_gc;
+
+// Begins a mark phase if none is running: finishes sweeping, rotates the
+// bitmap epochs, marks tiny blocks, opens allocate-black windows.
+void gch_begin_mark(void);
+// Marks the object in slot idx of s; true if newly marked. No tracing.
+bool gch_mark_slot(struct mspan *s, uint32_t idx);
+// Aborts with a "gcheap: <what>" line if the thread is inside a hook.
+void gch_check_not_in_hook(const char *what);
+
+// ----------------------------------------------------------------- stats.c
+
+// Shared statistics, all atomic. Updated on slow paths only: allocations
+// are counted per span when it leaves an mcache (Go's way), frees when
+// spans are swept.
+struct gch_stats {
+    AO_t heap_alloc;   // bytes of objects in uncached spans + flushed
+    AO_t heap_live;    // heap_alloc + free bytes of cached spans: pacing
+    AO_t heap_sys;     // committed arena bytes
+    AO_t heap_released;
+    AO_t heap_inuse;   // bytes of in-use spans
+    AO_t total_alloc;
+    AO_t tiny_allocs;
+    AO_t num_gc;
+    AO_t pause_total_ns;
+    AO_t live_after_gc;
+    AO_t mallocs[GCH_NUM_SIZE_CLASSES];
+    AO_t frees[GCH_NUM_SIZE_CLASSES];
+    AO_t spans_swept; // spans swept since start (tests: nothing swept twice)
+};
+extern struct gch_stats gch_stats;
+uint64_t gch_nanotime(void);
+
+// ---------------------------------------------------------------- malloc.c
+
+// Debug switches from GCHEAP_DEBUG, fixed after init.
+struct gch_debug {
+    bool gctrace;
+    bool poison;
+    bool verify;
+};
+extern struct gch_debug gch_debug;
+#define GCH_POISON_BYTE 0xDB
+
+// One-time initialisation (thread-safe, idempotent, cheap after the first).
+void gch_init(void);
+// Reports corruption or host misuse as one "gcheap: ..." line and aborts.
+GCH_NORETURN void gch_throw(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+// Runs an automatic collection if the pacer asks for one before an
+// allocation of extra bytes.
+void gch_maybe_collect(uint64_t extra);
+
+// ---------------------------------------------------------------- verify.c
+
+// Checks every invariant of the heap; on the first broken one, writes a
+// message into why and returns false. Caller ensures no other thread
+// allocates (STW).
+bool gch_heap_verify(char *why, size_t whylen);
+
+#endif

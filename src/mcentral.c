@@ -1,0 +1,148 @@
+// mcentral.c owns the central span lists, one per span class. See malloc.c
+// for the overview; Go counterpart: mcentral.go (cacheSpan, uncacheSpan,
+// grow) and mspanset.go.
+//
+// An mcentral holds the spans of its class that no mcache holds, in four
+// sets: partial (some free slot) and full (none), each split in a swept
+// and an unswept half. Which half is which flips with the heap's sweepgen
+// (h): partial[h/2 % 2] is swept, partial[1 - h/2 % 2] is unswept. When
+// gc_sweep adds 2 to h, every swept set becomes unswept at once, without
+// touching a span: that is what makes gc_sweep O(1) in the heap size.
+//
+// cacheSpan's order (Go's): a swept partial span; else sweep unswept
+// partial spans (a swept one with a free slot is used); else sweep unswept
+// full spans, up to a budget of 100 (Go's 1% space overhead bound: each
+// sweep that finds a full span is wasted work), moving them to full swept;
+// else a fresh span from mheap.
+//
+// The sets are singly-linked stacks under one mutex per mcentral. Go uses
+// lock-free span sets; a mutex held for a push or a pop is as fast when
+// uncontended, and the sets are touched only on mcache refills (once per
+// span's worth of objects) and by sweepers.
+//
+// Locking: mcentral.lock protects the four sets. It is never held while
+// sweeping or calling mheap, so the lock order (internal.h) is kept.
+#include "internal.h"
+
+struct mcentral gch_central[GCH_NUM_SPAN_CLASSES];
+
+void gch_mcentral_init(void)
+{
+    for (int i = 0; i < GCH_NUM_SPAN_CLASSES; i++) {
+        pthread_mutex_init(&gch_central[i].lock, NULL);
+        gch_central[i].spanclass = (uint8_t)i;
+    }
+}
+
+static inline unsigned swept_index(uint32_t sg) { return (sg >> 1) & 1; }
+static inline unsigned unswept_index(uint32_t sg) { return 1 - swept_index(sg); }
+
+static struct mspan *mcentral_pop(struct mcentral *c, struct mspan **set)
+{
+    pthread_mutex_lock(&c->lock);
+    struct mspan *s = *set;
+    if (s != NULL) {
+        *set = s->next;
+        s->next = NULL;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return s;
+}
+
+static void mcentral_push(struct mcentral *c, struct mspan **set, struct mspan *s)
+{
+    pthread_mutex_lock(&c->lock);
+    s->next = *set;
+    *set = s;
+    pthread_mutex_unlock(&c->lock);
+}
+
+void gch_mcentral_push_swept(struct mcentral *c, struct mspan *s)
+{
+    uint32_t sg = (uint32_t)AO_load(&gch_mheap.sweepgen);
+    GCH_ASSERT2((uint32_t)AO_load(&s->sweepgen) == sg);
+    if (s->alloc_count < s->nelems)
+        mcentral_push(c, &c->partial[swept_index(sg)], s);
+    else
+        mcentral_push(c, &c->full[swept_index(sg)], s);
+}
+
+struct mspan *gch_mcentral_pop_unswept(struct mcentral *c, uint32_t sg)
+{
+    struct mspan *s = mcentral_pop(c, &c->partial[unswept_index(sg)]);
+    if (s == NULL)
+        s = mcentral_pop(c, &c->full[unswept_index(sg)]);
+    return s;
+}
+
+// Hands a span with a free slot to an mcache: sweepgen = h+3 ("swept and
+// cached"), alloc_cache loaded at freeindex.
+static struct mspan *mcentral_have_span(struct mspan *s, uint32_t sg)
+{
+    GCH_ASSERT1(s->alloc_count < s->nelems);
+    AO_store_release(&s->sweepgen, (AO_t)(sg + 3));
+    uint32_t fi = s->freeindex;
+    if (fi < s->nelems) {
+        gch_span_refill_alloc_cache(s, fi / 64);
+        s->alloc_cache >>= fi % 64;
+    }
+    return s;
+}
+
+// How many unswept full spans cacheSpan sweeps before giving up and
+// growing (Go's spanBudget).
+#define SPAN_BUDGET 100
+
+struct mspan *gch_mcentral_cache_span(struct mcentral *c)
+{
+    uint32_t sg = (uint32_t)AO_load_acquire(&gch_mheap.sweepgen);
+    struct mspan *s = mcentral_pop(c, &c->partial[swept_index(sg)]);
+    if (s != NULL)
+        return mcentral_have_span(s, sg);
+
+    int budget = SPAN_BUDGET;
+    // Unswept partial spans: sweeping one keeps at least its free slots.
+    while ((s = mcentral_pop(c, &c->partial[unswept_index(sg)])) != NULL) {
+        if (gch_sweep_try_acquire(s, sg)) {
+            gch_sweep_span(s, true);
+            return mcentral_have_span(s, sg);
+        }
+        // Someone else owns it (it cannot be: sets own their spans), but be
+        // safe and leave it to them.
+    }
+    // Unswept full spans: sweeping may free some slots.
+    for (; budget > 0; budget--) {
+        s = mcentral_pop(c, &c->full[unswept_index(sg)]);
+        if (s == NULL)
+            break;
+        if (!gch_sweep_try_acquire(s, sg))
+            continue;
+        if (gch_sweep_span(s, true))
+            return mcentral_have_span(s, sg);
+        // Still full: it is swept now.
+        AO_store_release(&s->sweepgen, (AO_t)sg);
+        mcentral_push(c, &c->full[swept_index(sg)], s);
+    }
+    // Grow: a fresh span from the page heap.
+    unsigned cls = gch_spanclass_sizeclass(c->spanclass);
+    s = gch_mheap_alloc(gch_class_to_npages[cls], c->spanclass);
+    if (s == NULL)
+        return NULL;
+    return mcentral_have_span(s, sg);
+}
+
+void gch_mcentral_uncache_span(struct mcentral *c, struct mspan *s)
+{
+    uint32_t sg = (uint32_t)AO_load_acquire(&gch_mheap.sweepgen);
+    uint32_t ssg = (uint32_t)AO_load(&s->sweepgen);
+    GCH_ASSERT1(ssg == sg + 1 || ssg == sg + 3);
+    if (ssg == sg + 1) {
+        // Cached before the last flip: it still needs sweeping, and nobody
+        // else can sweep it while cached, so do it now (h+1 -> h-1).
+        AO_store_release(&s->sweepgen, (AO_t)(sg - 1));
+        gch_sweep_span(s, false);
+        return;
+    }
+    AO_store_release(&s->sweepgen, (AO_t)sg);
+    gch_mcentral_push_swept(c, s);
+}

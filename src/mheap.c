@@ -1,0 +1,332 @@
+// mheap.c owns the global page heap: arenas, the address -> span map, span
+// structs and page-level allocation. See malloc.c for the overview; Go
+// counterpart: mheap.go (mheap, heapArena, allocSpan, grow, spanOf).
+//
+// Address space comes in arenas of 64 MiB, reserved PROT_NONE at 64 MiB
+// alignment and committed 4 MiB page-allocator chunk at a time as the heap
+// grows (Go's Reserved -> Prepared/Ready). Requests larger than an arena
+// reserve several contiguous arenas at once. Each arena has a heap_arena
+// record, allocated off-heap, with a page -> span map; the arena map
+// (arenas_l1 -> an L2 block -> heap_arena) finds it from any address in two
+// loads, so gc_base is O(1) and safe for any pointer value.
+//
+// Pages are handed out by the page allocator (pagealloc.c), address-ordered
+// first fit. Before growing the heap, mheap sweeps unswept spans: a span
+// that sweeping finds empty returns its pages here, which may satisfy the
+// request without new memory (Go's reclaim, done eagerly rather than
+// proportionally).
+//
+// Zeroing: memory the OS gave us is zero. Each arena tracks zeroed_base, the
+// offset below which pages have been used at least once; a span entirely
+// above it needs no clearing (span.needzero = false).
+//
+// Locking: mheap.lock protects the page allocator, the span free list and
+// the arena list. Span map entries and arena map entries are written with
+// release stores under the lock and read lock-free with acquire loads.
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+struct mheap gch_mheap = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+// Span structs come from off-heap slabs and are never unmapped, so a stale
+// span pointer read from the map is always safe to dereference.
+#define SPAN_SLAB_BYTES ((size_t)64 << 10)
+
+static struct mspan *mheap_new_span_struct(void)
+{
+    struct mheap *h = &gch_mheap;
+    if (h->span_free == NULL) {
+        struct mspan *slab = gch_os_alloc(SPAN_SLAB_BYTES);
+        if (slab == NULL)
+            return NULL;
+        size_t n = SPAN_SLAB_BYTES / sizeof(struct mspan);
+        for (size_t i = 0; i < n; i++) {
+            slab[i].next = h->span_free;
+            h->span_free = &slab[i];
+        }
+    }
+    struct mspan *s = h->span_free;
+    h->span_free = s->next;
+    s->next = NULL;
+    return s;
+}
+
+static inline size_t arena_l1_index(uintptr_t a)
+{
+    return (size_t)(a >> (GCH_ARENA_SHIFT + GCH_ARENA_L2_BITS));
+}
+static inline size_t arena_l2_index(uintptr_t a)
+{
+    return (size_t)((a >> GCH_ARENA_SHIFT) & ((1u << GCH_ARENA_L2_BITS) - 1));
+}
+
+static struct heap_arena *arena_of(uintptr_t p)
+{
+    if (p >> GCH_ADDR_BITS != 0)
+        return NULL;
+    AO_t *l2 = (AO_t *)AO_load_acquire(&gch_mheap.arenas_l1[arena_l1_index(p)]);
+    if (l2 == NULL)
+        return NULL;
+    return (struct heap_arena *)AO_load_acquire(&l2[arena_l2_index(p)]);
+}
+
+struct mspan *gch_span_of(uintptr_t p)
+{
+    struct heap_arena *ha = arena_of(p);
+    if (ha == NULL)
+        return NULL;
+    size_t page = (p >> GCH_PAGE_SHIFT) & (GCH_PAGES_PER_ARENA - 1);
+    return (struct mspan *)AO_load_acquire(&ha->spans[page]);
+}
+
+// Points every page of [base, base + npages) at s (or NULL). Caller must
+// hold mheap.lock.
+static void mheap_set_spans(uintptr_t base, size_t npages, struct mspan *s)
+{
+    for (size_t i = 0; i < npages; i++) {
+        uintptr_t p = base + (i << GCH_PAGE_SHIFT);
+        struct heap_arena *ha = arena_of(p);
+        GCH_ASSERT1(ha != NULL);
+        AO_store_release(&ha->spans[(p >> GCH_PAGE_SHIFT) & (GCH_PAGES_PER_ARENA - 1)], (AO_t)s);
+    }
+}
+
+// Registers the arenas of a fresh reservation [base, base + size). Caller
+// must hold mheap.lock. Returns false (nothing registered) if metadata
+// cannot be mapped.
+static bool mheap_register_arenas(uintptr_t base, size_t size)
+{
+    struct mheap *h = &gch_mheap;
+    size_t n = size >> GCH_ARENA_SHIFT;
+    if (h->narenas + n > h->arenas_cap) {
+        size_t cap = h->arenas_cap ? h->arenas_cap * 2 : 64;
+        while (cap < h->narenas + n)
+            cap *= 2;
+        struct heap_arena **all = gch_os_alloc(cap * sizeof *all);
+        if (all == NULL)
+            return false;
+        if (h->all_arenas != NULL) {
+            memcpy(all, h->all_arenas, h->narenas * sizeof *all);
+            gch_os_free(h->all_arenas, h->arenas_cap * sizeof *all);
+        }
+        h->all_arenas = all;
+        h->arenas_cap = cap;
+    }
+    // Map everything first (staged past narenas in all_arenas), publish
+    // after: a failure leaves no trace.
+    struct heap_arena **staged = &h->all_arenas[h->narenas];
+    size_t got = 0;
+    for (; got < n; got++) {
+        uintptr_t a = base + (got << GCH_ARENA_SHIFT);
+        size_t l1 = arena_l1_index(a);
+        if (AO_load(&h->arenas_l1[l1]) == 0) {
+            AO_t *l2 = gch_os_alloc(sizeof(AO_t) << GCH_ARENA_L2_BITS);
+            if (l2 == NULL)
+                break;
+            AO_store_release(&h->arenas_l1[l1], (AO_t)l2);
+        }
+        staged[got] = gch_os_alloc(sizeof(struct heap_arena));
+        if (staged[got] == NULL)
+            break;
+        staged[got]->base = a;
+    }
+    if (got < n) {
+        for (size_t i = 0; i < got; i++)
+            gch_os_free(staged[i], sizeof(struct heap_arena));
+        return false; // empty L2 blocks stay: harmless and reusable
+    }
+    for (size_t i = 0; i < n; i++) {
+        uintptr_t a = base + (i << GCH_ARENA_SHIFT);
+        AO_t *l2 = (AO_t *)AO_load(&h->arenas_l1[arena_l1_index(a)]);
+        AO_store_release(&l2[arena_l2_index(a)], (AO_t)staged[i]);
+    }
+    h->narenas += n;
+    return true;
+}
+
+// Adds at least npages of committed memory to the page allocator. Caller
+// must hold mheap.lock. Returns false with errno = ENOMEM on failure.
+static bool mheap_grow(size_t npages)
+{
+    struct mheap *h = &gch_mheap;
+    if (!h->pages_ok || npages > (GCH_MAX_ALLOC >> GCH_PAGE_SHIFT)) {
+        errno = ENOMEM;
+        return false;
+    }
+    // Grow by whole page-allocator chunks, as Go does.
+    uintptr_t ask = ((uintptr_t)npages << GCH_PAGE_SHIFT);
+    ask = (ask + GCH_PALLOC_CHUNK_BYTES - 1) & ~(GCH_PALLOC_CHUNK_BYTES - 1);
+    if (h->cur_arena_end - h->cur_arena < ask) {
+        // The rest of the current reservation is too small; start a new
+        // one. The unused tail stays reserved (address space only).
+        size_t size = (ask + GCH_ARENA_BYTES - 1) & ~(GCH_ARENA_BYTES - 1);
+        void *p = gch_os_reserve(size, GCH_ARENA_BYTES);
+        if (p == NULL)
+            return false;
+        uintptr_t base = (uintptr_t)p;
+        if ((base + size) >> GCH_ADDR_BITS != 0 || !mheap_register_arenas(base, size)) {
+            gch_os_unreserve(p, size);
+            errno = ENOMEM;
+            return false;
+        }
+        h->cur_arena = base;
+        h->cur_arena_end = base + size;
+    }
+    uintptr_t base = h->cur_arena;
+    if (!gch_os_commit((void *)base, ask))
+        return false;
+    if (!gch_pagealloc_grow(&h->pages, base, ask)) {
+        gch_os_decommit((void *)base, ask);
+        errno = ENOMEM;
+        return false;
+    }
+    h->cur_arena += ask;
+    gch_atomic_add(&gch_stats.heap_sys, ask);
+    return true;
+}
+
+// Does [base, base + npages) hold pages used before? Advances each arena's
+// zeroed_base past the range. Caller must hold mheap.lock.
+static bool mheap_alloc_needs_zero(uintptr_t base, size_t npages)
+{
+    bool dirty = false;
+    uintptr_t end = base + ((uintptr_t)npages << GCH_PAGE_SHIFT);
+    for (uintptr_t p = base; p < end;) {
+        struct heap_arena *ha = arena_of(p);
+        uintptr_t arena_end = ha->base + GCH_ARENA_BYTES;
+        uintptr_t stop = end < arena_end ? end : arena_end;
+        uintptr_t off = p - ha->base, stop_off = stop - ha->base;
+        if (off < ha->zeroed_base)
+            dirty = true;
+        if (stop_off > ha->zeroed_base)
+            ha->zeroed_base = stop_off;
+        p = stop;
+    }
+    return dirty;
+}
+
+// Takes npages from the page allocator, growing the heap if needed.
+// Caller must hold mheap.lock. Returns 0 with errno = ENOMEM on failure.
+static uintptr_t mheap_alloc_pages_locked(size_t npages)
+{
+    struct mheap *h = &gch_mheap;
+    uintptr_t base = gch_pagealloc_alloc(&h->pages, npages);
+    if (base == 0) {
+        if (!mheap_grow(npages))
+            return 0;
+        base = gch_pagealloc_alloc(&h->pages, npages);
+        if (base == 0)
+            gch_throw("page allocator has no run of %zu pages after growing", npages);
+    }
+    return base;
+}
+
+static uintptr_t mheap_alloc_pages(size_t npages)
+{
+    struct mheap *h = &gch_mheap;
+    pthread_mutex_lock(&h->lock);
+    uintptr_t base = gch_pagealloc_alloc(&h->pages, npages);
+    pthread_mutex_unlock(&h->lock);
+    if (base != 0)
+        return base;
+    // Before asking the OS, sweep: unswept garbage may free whole spans.
+    // Each sweep_one may return pages to the heap, so retry after each.
+    while (gch_sweep_one()) {
+        pthread_mutex_lock(&h->lock);
+        base = gch_pagealloc_alloc(&h->pages, npages);
+        pthread_mutex_unlock(&h->lock);
+        if (base != 0)
+            return base;
+    }
+    pthread_mutex_lock(&h->lock);
+    base = mheap_alloc_pages_locked(npages);
+    pthread_mutex_unlock(&h->lock);
+    return base;
+}
+
+struct mspan *gch_mheap_alloc(size_t npages, uint8_t spc)
+{
+    GCH_ASSERT1(npages > 0);
+    struct mheap *h = &gch_mheap;
+    unsigned cls = gch_spanclass_sizeclass(spc);
+    uint32_t nelems = 1;
+    size_t elemsize = npages << GCH_PAGE_SHIFT;
+    if (cls != 0) {
+        elemsize = gch_class_to_size[cls];
+        nelems = (uint32_t)((npages << GCH_PAGE_SHIFT) / elemsize);
+    }
+    // Bitmaps first: a failure here leaves the page heap untouched.
+    AO_t *alloc_bits = gch_gcbits_new(nelems);
+    AO_t *mark_bits = gch_gcbits_new(nelems);
+    if (alloc_bits == NULL || mark_bits == NULL) {
+        errno = ENOMEM;
+        return NULL; // abandoned bitmaps are recycled with their epoch
+    }
+    uintptr_t base = mheap_alloc_pages(npages);
+    if (base == 0)
+        return NULL;
+
+    pthread_mutex_lock(&h->lock);
+    struct mspan *s = mheap_new_span_struct();
+    if (s == NULL) {
+        gch_pagealloc_free(&h->pages, base, npages);
+        pthread_mutex_unlock(&h->lock);
+        errno = ENOMEM;
+        return NULL;
+    }
+    s->base = base;
+    s->npages = npages;
+    s->spanclass = spc;
+    s->elemsize = elemsize;
+    s->nelems = nelems;
+    s->limit = base + (uintptr_t)nelems * elemsize;
+    s->divmul = cls != 0 ? gch_class_to_divmagic[cls] : 0;
+    s->freeindex = 0;
+    AO_int_store(&s->alloc_count, 0);
+    AO_int_store(&s->alloc_count_cached, 0);
+    s->alloc_bits = alloc_bits;
+    s->gcmark_bits = mark_bits;
+    s->alloc_cache = ~(uint64_t)0; // all 64 first slots free
+    s->black_from = GCH_NO_BLACK;
+    s->needzero = mheap_alloc_needs_zero(base, npages);
+    AO_store(&s->sweepgen, AO_load(&h->sweepgen));
+    s->state = MSPAN_IN_USE;
+    mheap_set_spans(base, npages, s); // publishes s (release stores)
+    pthread_mutex_unlock(&h->lock);
+    gch_atomic_add(&gch_stats.heap_inuse, npages << GCH_PAGE_SHIFT);
+    return s;
+}
+
+void gch_mheap_free(struct mspan *s)
+{
+    struct mheap *h = &gch_mheap;
+    GCH_ASSERT1(s->state == MSPAN_IN_USE);
+    pthread_mutex_lock(&h->lock);
+    mheap_set_spans(s->base, s->npages, NULL);
+    s->state = MSPAN_DEAD;
+    gch_pagealloc_free(&h->pages, s->base, s->npages);
+    s->next = h->span_free;
+    h->span_free = s;
+    pthread_mutex_unlock(&h->lock);
+    gch_atomic_add(&gch_stats.heap_inuse, -(AO_t)(s->npages << GCH_PAGE_SHIFT));
+}
+
+void gch_mheap_for_each_span(void (*fn)(struct mspan *s, void *ctx), void *ctx)
+{
+    struct mheap *h = &gch_mheap;
+    pthread_mutex_lock(&h->lock);
+    size_t n = h->narenas;
+    struct heap_arena **all = h->all_arenas;
+    pthread_mutex_unlock(&h->lock);
+    for (size_t a = 0; a < n; a++) {
+        struct heap_arena *ha = all[a];
+        for (size_t i = 0; i < GCH_PAGES_PER_ARENA; i++) {
+            struct mspan *s = (struct mspan *)AO_load_acquire(&ha->spans[i]);
+            // Visit each span once, at its first page.
+            if (s != NULL && s->base == ha->base + (i << GCH_PAGE_SHIFT))
+                fn(s, ctx);
+        }
+    }
+}

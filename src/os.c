@@ -1,0 +1,105 @@
+// os.c owns the operating-system layer: the only file that calls mmap,
+// mprotect and madvise. See malloc.c for the overview; Go counterpart:
+// mem_linux.go (sysReserve, sysMap, sysUsed, sysUnused, sysFree).
+//
+// gcheap's address space goes through Go's states:
+//   Reserved  mmap(PROT_NONE): address space only, no memory charged.
+//   Prepared/Ready  mprotect(PROT_READ|PROT_WRITE): usable; pages are
+//             charged when first touched. gcheap does not distinguish the
+//             two (Go does for huge-page hints); gch_os_commit goes straight
+//             to Ready.
+//   Released  madvise(MADV_DONTNEED) on a Ready range: the kernel takes the
+//             physical pages back; the range stays usable and reads as zero.
+// Every failure returns to the caller with errno = ENOMEM; nothing here
+// aborts, so an mmap failure becomes a NULL from gc_alloc.
+#include "os.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+size_t gch_os_page_size(void)
+{
+    static size_t page; // benign race: every thread computes the same value
+    if (page == 0)
+        page = (size_t)sysconf(_SC_PAGESIZE);
+    return page;
+}
+
+void *gch_os_reserve(size_t size, size_t align)
+{
+    size_t page = gch_os_page_size();
+    if (align < page)
+        align = page;
+    // Over-reserve by align, then trim both ends so the result is aligned.
+    if (size == 0 || size > SIZE_MAX - align) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t len = size + align;
+    void *p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    uintptr_t start = (uintptr_t)p;
+    uintptr_t aligned = (start + align - 1) & ~(uintptr_t)(align - 1);
+    if (aligned > start)
+        munmap(p, aligned - start);
+    uintptr_t end = start + len;
+    if (end > aligned + size)
+        munmap((void *)(aligned + size), end - (aligned + size));
+    return (void *)aligned;
+}
+
+bool gch_os_commit(void *p, size_t size)
+{
+    if (mprotect(p, size, PROT_READ | PROT_WRITE) != 0) {
+        errno = ENOMEM;
+        return false;
+    }
+    return true;
+}
+
+void gch_os_release(void *p, size_t size)
+{
+    // Failure only costs memory, never correctness of the allocator's view:
+    // callers treat released pages as dirty unless this succeeded.
+    (void)madvise(p, size, MADV_DONTNEED);
+}
+
+void gch_os_decommit(void *p, size_t size)
+{
+    // Re-mapping PROT_NONE over the range both drops the pages and makes
+    // stray accesses fault, which is what a decommitted range should do.
+    (void)mmap(p, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+}
+
+void gch_os_unreserve(void *p, size_t size)
+{
+    (void)munmap(p, size);
+}
+
+void *gch_os_alloc(size_t size)
+{
+    size_t page = gch_os_page_size();
+    if (size == 0 || size > SIZE_MAX - page) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size = (size + page - 1) & ~(page - 1);
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return p;
+}
+
+void gch_os_free(void *p, size_t size)
+{
+    size_t page = gch_os_page_size();
+    size = (size + page - 1) & ~(page - 1);
+    (void)munmap(p, size);
+}

@@ -1,0 +1,41 @@
+// os.h: the operating-system layer (src/os.c is the only file that calls
+// mmap, mprotect or madvise). See malloc.c for the overview.
+//
+// Contract: every function takes and returns page-aligned ranges (the OS
+// page, 4 KiB on Linux; gcheap's 8 KiB pages are whole OS pages). Failures
+// never abort: they return NULL/false with errno = ENOMEM and leave the
+// range in its previous state. Thread-safe (the kernel serialises).
+#ifndef GCHEAP_OS_H
+#define GCHEAP_OS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+// Reserves size bytes of address space aligned to align (a power of two,
+// >= the OS page), inaccessible (PROT_NONE) and not counted as memory.
+// Returns NULL if the address space cannot be had.
+void *gch_os_reserve(size_t size, size_t align);
+
+// Makes [p, p+size) of a reservation readable and writable. Pages that were
+// never committed, or were released, read as zero. Returns false on failure.
+bool gch_os_commit(void *p, size_t size);
+
+// Tells the OS it may take back the physical pages of [p, p+size), which stays
+// committed and reads as zero afterwards (MADV_DONTNEED).
+void gch_os_release(void *p, size_t size);
+
+// Returns [p, p+size) to the inaccessible reserved state.
+void gch_os_decommit(void *p, size_t size);
+
+// Returns a whole reservation to the OS.
+void gch_os_unreserve(void *p, size_t size);
+
+// Off-heap metadata: size bytes (rounded up to the OS page), zeroed,
+// readable and writable. Returns NULL on failure. Free with gch_os_free.
+void *gch_os_alloc(size_t size);
+void gch_os_free(void *p, size_t size);
+
+// The OS page size (4096 on Linux/x86-64).
+size_t gch_os_page_size(void);
+
+#endif

@@ -1,0 +1,788 @@
+// pagealloc.c owns the page allocator: which 8 KiB pages of the heap are in
+// use. See malloc.c for the overview; Go counterpart: mpagealloc.go,
+// mpagealloc_64bit.go, mpallocbits.go.
+//
+// It keeps metadata only and never touches heap memory. Its state is a
+// bitmap, one bit per page (1 = in use), in chunks of 512 pages (4 MiB), and
+// above the bitmap an implicit radix tree of summaries. A summary describes
+// the pages under one tree entry as three numbers: start, the free run at
+// its low end; max, its longest free run; end, the free run at its high end.
+// Each is 21 bits of a uint64_t (start, max, end from bit 0); bit 63 alone
+// stands for "all three are 2^21", the only value too wide for the fields
+// (a wholly free root entry). Summary 0 means "no free page", which is also
+// what the never-grown parts of the address space read as.
+//
+// Levels {14,3,3,3,3} over 48 bits: 2^14 root entries of 16 GiB, then each
+// level splits an entry 8 ways (2 GiB, 256 MiB, 32 MiB) down to one leaf per
+// chunk. A parent is the merge of its 8 children: a child that is wholly free
+// lets the parent's start or end run on into the next child, and a free run
+// crossing a child boundary counts towards the parent's max.
+//
+// Allocation is address-ordered first fit. Searching for n pages walks the
+// children of one entry per level, from low to high, carrying the free run
+// that ends at the previous child. If that run plus the child's start
+// reaches n, the answer starts in the previous child(ren); otherwise if the
+// child's max reaches n the search descends into it (a run inside it cannot
+// be beaten by one crossing its high end, which starts later); otherwise the
+// carried run becomes the child's end. Below the root, a parent whose max
+// reaches n guarantees a hit among its children. At a chunk, the bitmap is
+// scanned. Runs may cross chunks and span any number of them.
+//
+// search_addr (Go's searchAddr) is a lower bound on the first free page: the
+// search starts there at every level. The search also learns a better bound
+// (the first entry with any free page, narrowed level by level) and alloc
+// moves search_addr up to it; free moves it down.
+//
+// Updating after alloc or free recomputes the leaf summary of the touched
+// chunks (the middle chunks of a long run get a constant) and re-merges the
+// parents upwards, stopping at the first level where nothing changed.
+//
+// Metadata memory: every summary level is reserved for the whole address
+// space at init (585 MiB of PROT_NONE). The root (128 KiB) is committed at
+// once because searches read root entries between grown ranges; untouched
+// pages of it cost nothing. Lower levels are committed on grow, one OS page
+// at a time, only for the pages the new range needs and its neighbours in
+// in_use did not already need (Go's sysGrow), so a failed grow can undo
+// exactly what it committed. Chunk bitmaps live in 1 MiB L2 blocks of 8192
+// chunks each, allocated on grow. Each chunk also keeps a scavenged bitmap,
+// unused (always zero) until gcheap has a scavenger, as in Go's pallocData.
+//
+// Locking: none; the owner's lock (mheap.lock) covers every call.
+#include "pagealloc.h"
+
+#include "os.h"
+#include "sizeclasses.h" // GCH_PAGE_SHIFT, GCH_PAGE_SIZE
+
+#include <assert.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+_Static_assert(sizeof(uintptr_t) == 8, "the page allocator assumes a 64-bit address space");
+_Static_assert(GCH_PALLOC_CHUNK_BYTES == (uintptr_t)GCH_PALLOC_CHUNK_PAGES * GCH_PAGE_SIZE,
+               "pagealloc.h hard-codes the page shift");
+
+#define GCH_PALLOC_LOG_CHUNK     22 // log2(GCH_PALLOC_CHUNK_BYTES)
+#define GCH_PALLOC_WORDS         (GCH_PALLOC_CHUNK_PAGES / 64)
+#define GCH_PALLOC_MAX_ADDR      ((uintptr_t)1 << GCH_PALLOC_ADDR_BITS)
+// Chunk index = L1 (13 bits) . L2 (13 bits): an L2 block is 8192 chunks
+// (32 GiB of heap, 1 MiB of bitmaps) and the L1 array is 64 KiB.
+#define GCH_PALLOC_L2_BITS       13
+#define GCH_PALLOC_L1_BITS       (GCH_PALLOC_ADDR_BITS - GCH_PALLOC_LOG_CHUNK - GCH_PALLOC_L2_BITS)
+// Summary fields: 21 bits, enough for 2^21 - 1; 2^21 (a free root entry)
+// is bit 63 alone.
+#define GCH_PALLOC_SUM_BITS      21
+#define GCH_PALLOC_SUM_MASK      (((uint64_t)1 << GCH_PALLOC_SUM_BITS) - 1)
+#define GCH_PALLOC_SUM_MAX       ((uint64_t)1 << GCH_PALLOC_SUM_BITS)
+#define GCH_PALLOC_SUM_FULL_ROOT ((uint64_t)1 << 63)
+
+_Static_assert(GCH_PALLOC_LOG_CHUNK == GCH_PAGE_SHIFT + 9, "a chunk is 512 pages");
+
+// Per level: bits of index the level adds, and log2 of the bytes one entry
+// covers. Level 4 is the leaf (one chunk).
+static const unsigned pagealloc_level_bits[GCH_PALLOC_SUMMARY_LEVELS] = { 14, 3, 3, 3, 3 };
+static const unsigned pagealloc_level_shift[GCH_PALLOC_SUMMARY_LEVELS] = { 34, 31, 28, 25, 22 };
+_Static_assert(14 + 4 * 3 + GCH_PALLOC_LOG_CHUNK == GCH_PALLOC_ADDR_BITS, "levels cover 48 bits");
+_Static_assert(34 - GCH_PAGE_SHIFT == GCH_PALLOC_SUM_BITS, "a free root entry is 2^21 pages");
+
+// One chunk's bitmaps (Go's pallocData).
+//   [C1] bit i of palloc_bits[w] == 1  <=>  page 64w + i of the chunk in use
+//   [C2] scavenged == 0 (reserved for a scavenger: 1 = returned to the OS)
+struct palloc_data {
+    uint64_t palloc_bits[GCH_PALLOC_WORDS];
+    uint64_t scavenged[GCH_PALLOC_WORDS];
+};
+_Static_assert(sizeof(struct palloc_data) == 128, "a chunk's metadata is two 512-bit maps");
+
+// A grown address range [base, limit): see [P6].
+struct palloc_range {
+    uintptr_t base, limit;
+};
+
+// ----------------------------------------------------------- summaries
+
+static inline uint64_t pagealloc_pack_sum(uint64_t start, uint64_t max, uint64_t end)
+{
+    if (max == GCH_PALLOC_SUM_MAX) {
+        assert(GCH_DEBUG < 2 || (start == max && end == max));
+        return GCH_PALLOC_SUM_FULL_ROOT;
+    }
+    assert(GCH_DEBUG < 2 || (start <= max && end <= max && max < GCH_PALLOC_SUM_MAX));
+    return start | max << GCH_PALLOC_SUM_BITS | end << (2 * GCH_PALLOC_SUM_BITS);
+}
+
+static inline uint64_t pagealloc_sum_start(uint64_t s)
+{
+    return s & GCH_PALLOC_SUM_FULL_ROOT ? GCH_PALLOC_SUM_MAX : s & GCH_PALLOC_SUM_MASK;
+}
+
+static inline uint64_t pagealloc_sum_max(uint64_t s)
+{
+    return s & GCH_PALLOC_SUM_FULL_ROOT ? GCH_PALLOC_SUM_MAX
+                                        : (s >> GCH_PALLOC_SUM_BITS) & GCH_PALLOC_SUM_MASK;
+}
+
+static inline uint64_t pagealloc_sum_end(uint64_t s)
+{
+    return s & GCH_PALLOC_SUM_FULL_ROOT ? GCH_PALLOC_SUM_MAX
+                                        : (s >> (2 * GCH_PALLOC_SUM_BITS)) & GCH_PALLOC_SUM_MASK;
+}
+
+// Pages under one entry of level l.
+static inline uint64_t pagealloc_level_pages(int l)
+{
+    return (uint64_t)1 << (pagealloc_level_shift[l] - GCH_PAGE_SHIFT);
+}
+
+// Returns the summary of n adjacent entries, each covering child_pages pages
+// (Go's mergeSummaries).
+static uint64_t pagealloc_merge_summaries(const uint64_t *sums, size_t n, uint64_t child_pages)
+{
+    uint64_t start = pagealloc_sum_start(sums[0]);
+    uint64_t max = pagealloc_sum_max(sums[0]);
+    uint64_t end = pagealloc_sum_end(sums[0]);
+    for (size_t i = 1; i < n; i++) {
+        uint64_t si = pagealloc_sum_start(sums[i]);
+        uint64_t mi = pagealloc_sum_max(sums[i]);
+        uint64_t ei = pagealloc_sum_end(sums[i]);
+        if (start == i * child_pages) // everything so far is free
+            start += si;
+        if (end + si > max) max = end + si;
+        if (mi > max) max = mi;
+        end = ei == child_pages ? end + child_pages : ei;
+    }
+    return pagealloc_pack_sum(start, max, end);
+}
+
+// Longest run of 0 bits strictly between the lowest and highest 1 bit of x
+// (x != 0). Each round of the loop shortens every run by one.
+static unsigned pagealloc_inner_run(uint64_t x)
+{
+    unsigned lo = (unsigned)__builtin_ctzll(x), hi = 63 - (unsigned)__builtin_clzll(x);
+    if (hi - lo < 2) return 0;
+    uint64_t free = ~x & (((uint64_t)1 << hi) - 1) & ~(((uint64_t)2 << lo) - 1);
+    unsigned n = 0;
+    for (; free != 0; n++)
+        free &= free >> 1;
+    return n;
+}
+
+// Returns the leaf summary of a chunk's bitmap (Go's pallocBits.summarize).
+static uint64_t pagealloc_summarize(const uint64_t bits[GCH_PALLOC_WORDS])
+{
+    uint64_t start = 0, max = 0, run = 0;
+    bool in_start = true;
+    for (int w = 0; w < GCH_PALLOC_WORDS; w++) {
+        uint64_t x = bits[w];
+        if (x == 0) {
+            run += 64;
+            continue;
+        }
+        unsigned lo = (unsigned)__builtin_ctzll(x), hi = (unsigned)__builtin_clzll(x);
+        run += lo;
+        if (in_start) {
+            start = run;
+            in_start = false;
+        }
+        if (run > max) max = run;
+        // Only look inside the word if its free pages could beat max.
+        unsigned inner_free = 64 - lo - hi - (unsigned)__builtin_popcountll(x);
+        if (inner_free > max) {
+            unsigned r = pagealloc_inner_run(x);
+            if (r > max) max = r;
+        }
+        run = hi;
+    }
+    if (in_start)
+        return pagealloc_pack_sum(GCH_PALLOC_CHUNK_PAGES, GCH_PALLOC_CHUNK_PAGES,
+                                  GCH_PALLOC_CHUNK_PAGES);
+    if (run > max) max = run;
+    return pagealloc_pack_sum(start, max, run);
+}
+
+// ------------------------------------------------------------- bitmaps
+
+static inline struct palloc_data *pagealloc_chunk_of(const struct page_alloc *p, uintptr_t ci)
+{
+    return &p->chunks[ci >> GCH_PALLOC_L2_BITS][ci & (((uintptr_t)1 << GCH_PALLOC_L2_BITS) - 1)];
+}
+
+// Sets pages [i, i+n) of one chunk's bitmap to used (1) or free (0). They
+// must all be in the other state: anything else is a double alloc or free.
+static void pagealloc_bits_set(uint64_t *bits, unsigned i, unsigned n, bool used)
+{
+    assert(GCH_DEBUG < 1 || (n >= 1 && i + n <= GCH_PALLOC_CHUNK_PAGES));
+    while (n > 0) {
+        unsigned w = i / 64, off = i % 64;
+        unsigned k = 64 - off < n ? 64 - off : n;
+        uint64_t mask = (k == 64 ? ~(uint64_t)0 : ((uint64_t)1 << k) - 1) << off;
+        assert(GCH_DEBUG < 1 || (bits[w] & mask) == (used ? 0 : mask));
+        if (used)
+            bits[w] |= mask;
+        else
+            bits[w] &= ~mask;
+        i += k;
+        n -= k;
+    }
+}
+
+// Returns the index of the first run of npages (1..512) free pages of a
+// chunk that starts at or after page from, or -1 (Go's pallocBits.find).
+static int pagealloc_bits_find(const uint64_t bits[GCH_PALLOC_WORDS], unsigned npages,
+                               unsigned from)
+{
+    unsigned size = 0; // free pages running up to the current word
+    for (unsigned w = from / 64; w < GCH_PALLOC_WORDS; w++) {
+        uint64_t x = bits[w];
+        if (w == from / 64) // pages below from count as used
+            x |= ((uint64_t)1 << (from % 64)) - 1;
+        if (x == ~(uint64_t)0) {
+            size = 0;
+            continue;
+        }
+        unsigned lo = x == 0 ? 64 : (unsigned)__builtin_ctzll(x);
+        if (size + lo >= npages) return (int)(w * 64 - size);
+        if (npages <= 64 && x != 0) {
+            // Bit i of m ends up set iff pages i .. i+npages-1 of this
+            // word are free: widen the runs by doubling.
+            uint64_t m = ~x;
+            for (unsigned k = 1; k < npages && m != 0;) {
+                unsigned s = k < npages - k ? k : npages - k;
+                m &= m >> s;
+                k += s;
+            }
+            if (m != 0) return (int)(w * 64 + (unsigned)__builtin_ctzll(m));
+        }
+        size = x == 0 ? size + 64 : (unsigned)__builtin_clzll(x);
+    }
+    return -1;
+}
+
+// ------------------------------------------------------- search, update
+
+// Returns the base of the lowest run of npages free pages, or 0. Stores in
+// *first_free an address >= search_addr below which no page is free.
+static uintptr_t pagealloc_find(const struct page_alloc *p, size_t npages, uintptr_t *first_free)
+{
+    assert(GCH_DEBUG < 2 || p->search_addr < GCH_PALLOC_MAX_ADDR);
+    uintptr_t ff = p->search_addr;
+    bool ff_final = false; // ff is no longer narrowed once we skip its entry
+    uintptr_t block = 0;   // entry (of the level above) whose children we scan
+    for (int l = 0; l < GCH_PALLOC_SUMMARY_LEVELS; l++) {
+        unsigned shift = pagealloc_level_shift[l];
+        uintptr_t first = block << pagealloc_level_bits[l];
+        uintptr_t lim = l == 0 ? p->root_limit : first + ((uintptr_t)1 << pagealloc_level_bits[l]);
+        // Entries before search_addr's hold no free page [P5]. We only
+        // descend into entries at or after it, so j stays within the block.
+        uintptr_t j = p->search_addr >> shift;
+        if (j < first) j = first;
+        uint64_t entry_pages = pagealloc_level_pages(l);
+        uintptr_t size = 0, base = 0; // the free run carried into entry j
+        bool seen = false;
+        for (; j < lim; j++) {
+            uint64_t sum = p->summary[l][j];
+            if (sum == 0) {
+                size = 0;
+                continue;
+            }
+            uintptr_t ebase = j << shift;
+            bool first_with_free = !seen;
+            seen = true;
+            if (first_with_free && !ff_final && ebase > ff) ff = ebase;
+            uint64_t start = pagealloc_sum_start(sum);
+            if (size + start >= npages) {
+                *first_free = ff;
+                return size == 0 ? ebase : base;
+            }
+            if (pagealloc_sum_max(sum) >= npages) {
+                ff_final |= !first_with_free;
+                block = j;
+                goto descend;
+            }
+            if (size == 0 || start < entry_pages) {
+                size = pagealloc_sum_end(sum);
+                base = ebase + ((uintptr_t)1 << shift) - (size << GCH_PAGE_SHIFT);
+            } else {
+                size += start;
+            }
+        }
+        // Only the root may miss: a parent's max promised a run below it.
+        assert(GCH_DEBUG < 1 || l == 0);
+        *first_free = ff;
+        return 0;
+descend:;
+    }
+    // block is now a chunk whose max >= npages <= 512.
+    uintptr_t cbase = block << GCH_PALLOC_LOG_CHUNK;
+    unsigned from =
+        p->search_addr > cbase ? (unsigned)((p->search_addr - cbase) >> GCH_PAGE_SHIFT) : 0;
+    const uint64_t *bits = pagealloc_chunk_of(p, block)->palloc_bits;
+    int i = pagealloc_bits_find(bits, (unsigned)npages, from);
+    assert(GCH_DEBUG < 1 || i >= 0);
+    if (!ff_final) ff = cbase + ((uintptr_t)pagealloc_bits_find(bits, 1, from) << GCH_PAGE_SHIFT);
+    *first_free = ff;
+    return cbase + ((uintptr_t)i << GCH_PAGE_SHIFT);
+}
+
+// Re-merges the parents of leaf entries [lo, hi], level by level, until a
+// level comes out unchanged (Go's update, upper half).
+static void pagealloc_update_parents(struct page_alloc *p, uintptr_t lo, uintptr_t hi)
+{
+    for (int l = GCH_PALLOC_SUMMARY_LEVELS - 2; l >= 0; l--) {
+        unsigned b = pagealloc_level_bits[l + 1];
+        uint64_t child_pages = pagealloc_level_pages(l + 1);
+        lo >>= b;
+        hi >>= b;
+        bool changed = false;
+        for (uintptr_t i = lo; i <= hi; i++) {
+            uint64_t s =
+                pagealloc_merge_summaries(&p->summary[l + 1][i << b], (size_t)1 << b, child_pages);
+            changed |= s != p->summary[l][i];
+            p->summary[l][i] = s;
+        }
+        if (!changed) return;
+    }
+}
+
+// Marks [base, base + npages pages) used or free and updates the summaries
+// (Go's allocRange / free). Every page must be in the other state.
+static void pagealloc_mark(struct page_alloc *p, uintptr_t base, size_t npages, bool used)
+{
+    uintptr_t limit = base + ((uintptr_t)npages << GCH_PAGE_SHIFT);
+    uintptr_t sc = base >> GCH_PALLOC_LOG_CHUNK, ec = (limit - 1) >> GCH_PALLOC_LOG_CHUNK;
+    unsigned si = (unsigned)(base >> GCH_PAGE_SHIFT) % GCH_PALLOC_CHUNK_PAGES;
+    unsigned ei = (unsigned)((limit - 1) >> GCH_PAGE_SHIFT) % GCH_PALLOC_CHUNK_PAGES;
+    uint64_t *leaf = p->summary[GCH_PALLOC_SUMMARY_LEVELS - 1];
+    if (sc == ec) {
+        uint64_t *bits = pagealloc_chunk_of(p, sc)->palloc_bits;
+        pagealloc_bits_set(bits, si, (unsigned)npages, used);
+        leaf[sc] = pagealloc_summarize(bits);
+    } else {
+        uint64_t *bits = pagealloc_chunk_of(p, sc)->palloc_bits;
+        pagealloc_bits_set(bits, si, GCH_PALLOC_CHUNK_PAGES - si, used);
+        leaf[sc] = pagealloc_summarize(bits);
+        uint64_t whole = used ? 0
+                              : pagealloc_pack_sum(GCH_PALLOC_CHUNK_PAGES, GCH_PALLOC_CHUNK_PAGES,
+                                                   GCH_PALLOC_CHUNK_PAGES);
+        for (uintptr_t c = sc + 1; c < ec; c++) {
+            bits = pagealloc_chunk_of(p, c)->palloc_bits;
+            for (int w = 0; w < GCH_PALLOC_WORDS; w++) {
+                assert(GCH_DEBUG < 1 || bits[w] == (used ? 0 : ~(uint64_t)0));
+                bits[w] = used ? ~(uint64_t)0 : 0;
+            }
+            leaf[c] = whole;
+        }
+        bits = pagealloc_chunk_of(p, ec)->palloc_bits;
+        pagealloc_bits_set(bits, 0, ei + 1, used);
+        leaf[ec] = pagealloc_summarize(bits);
+    }
+    pagealloc_update_parents(p, sc, ec);
+}
+
+// Returns the index of the grown range holding addr, or in_use_len.
+static size_t pagealloc_range_of(const struct page_alloc *p, uintptr_t addr)
+{
+    size_t lo = 0, hi = p->in_use_len;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p->in_use[mid].limit <= addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < p->in_use_len && p->in_use[lo].base <= addr ? lo : p->in_use_len;
+}
+
+// Does [base, limit) lie inside one grown range?
+static bool pagealloc_is_grown(const struct page_alloc *p, uintptr_t base, uintptr_t limit)
+{
+    size_t k = pagealloc_range_of(p, base);
+    return k < p->in_use_len && limit <= p->in_use[k].limit;
+}
+
+// Reports corruption or misuse with the values involved, then aborts (a
+// local stand-in for gch_throw, which lives above this layer).
+__attribute__((noreturn, format(printf, 1, 2))) static void pagealloc_throw(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("gcheap: page allocator: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    abort();
+}
+
+// Aborts with the verifier's message (GCH_DEBUG >= 3, after every change).
+static void pagealloc_check(const struct page_alloc *p)
+{
+    char why[256];
+    if (!gch_pagealloc_verify(p, why, sizeof why)) pagealloc_throw("corrupt: %s", why);
+}
+
+// ----------------------------------------------------------- interface
+
+uintptr_t gch_pagealloc_alloc(struct page_alloc *p, size_t npages)
+{
+    assert(GCH_DEBUG < 1 || npages >= 1);
+    if (npages > p->free_pages) // also covers a zeroed, never-grown allocator
+        return 0;
+    uintptr_t ff;
+    uintptr_t base = pagealloc_find(p, npages, &ff);
+    if (base == 0) {
+        p->search_addr = ff;
+        return 0;
+    }
+    assert(GCH_DEBUG < 2 || ff <= base);
+    pagealloc_mark(p, base, npages, true);
+    p->free_pages -= npages;
+    // If the run began at the first free page, everything below its end is
+    // now in use.
+    p->search_addr = ff == base ? base + ((uintptr_t)npages << GCH_PAGE_SHIFT) : ff;
+    if (GCH_DEBUG >= 3) pagealloc_check(p);
+    return base;
+}
+
+void gch_pagealloc_free(struct page_alloc *p, uintptr_t base, size_t npages)
+{
+    assert(GCH_DEBUG < 1 || (npages >= 1 && base % GCH_PAGE_SIZE == 0));
+    if (GCH_DEBUG >= 2 &&
+        !pagealloc_is_grown(p, base, base + ((uintptr_t)npages << GCH_PAGE_SHIFT)))
+        pagealloc_throw("free of %zu pages at %#llx, outside the grown ranges", npages,
+                        (unsigned long long)base);
+    pagealloc_mark(p, base, npages, false);
+    p->free_pages += npages;
+    if (base < p->search_addr) p->search_addr = base;
+    if (GCH_DEBUG >= 3) pagealloc_check(p);
+}
+
+bool gch_pagealloc_in_use(const struct page_alloc *p, uintptr_t addr)
+{
+    if (p->chunks == NULL || addr >= GCH_PALLOC_MAX_ADDR) return false;
+    uintptr_t ci = addr >> GCH_PALLOC_LOG_CHUNK;
+    if (p->chunks[ci >> GCH_PALLOC_L2_BITS] == NULL) return false;
+    // Chunks never grown have all-zero bitmaps [P7], so they read as free.
+    unsigned i = (unsigned)(addr >> GCH_PAGE_SHIFT) % GCH_PALLOC_CHUNK_PAGES;
+    return (pagealloc_chunk_of(p, ci)->palloc_bits[i / 64] >> (i % 64)) & 1;
+}
+
+size_t gch_pagealloc_free_pages(const struct page_alloc *p)
+{
+    return p->free_pages;
+}
+
+void gch_pagealloc_test_bits(const struct page_alloc *p, uintptr_t chunk_base, uint64_t out[8])
+{
+    memset(out, 0, GCH_PALLOC_WORDS * sizeof(uint64_t));
+    uintptr_t ci = chunk_base >> GCH_PALLOC_LOG_CHUNK;
+    if (p->chunks == NULL || chunk_base >= GCH_PALLOC_MAX_ADDR ||
+        p->chunks[ci >> GCH_PALLOC_L2_BITS] == NULL)
+        return;
+    memcpy(out, pagealloc_chunk_of(p, ci)->palloc_bits, GCH_PALLOC_WORDS * sizeof(uint64_t));
+}
+
+// ------------------------------------------------------- init and grow
+
+static size_t pagealloc_level_bytes(int l)
+{
+    return sizeof(uint64_t) << (GCH_PALLOC_ADDR_BITS - pagealloc_level_shift[l]);
+}
+
+#define GCH_PALLOC_L1_BYTES (sizeof(struct palloc_data *) << GCH_PALLOC_L1_BITS)
+#define GCH_PALLOC_L2_BYTES (sizeof(struct palloc_data) << GCH_PALLOC_L2_BITS)
+
+bool gch_pagealloc_init(struct page_alloc *p)
+{
+    memset(p, 0, sizeof *p);
+    size_t page = gch_os_page_size();
+    for (int l = 0; l < GCH_PALLOC_SUMMARY_LEVELS; l++) {
+        p->summary[l] = gch_os_reserve(pagealloc_level_bytes(l), page);
+        if (p->summary[l] == NULL) goto fail;
+    }
+    if (!gch_os_commit(p->summary[0], pagealloc_level_bytes(0))) goto fail;
+    p->chunks = gch_os_alloc(GCH_PALLOC_L1_BYTES);
+    p->in_use = gch_os_alloc(page);
+    if (p->chunks == NULL || p->in_use == NULL) goto fail;
+    p->in_use_cap = page / sizeof(struct palloc_range);
+    p->search_addr = GCH_PALLOC_MAX_ADDR; // nothing is free yet
+    return true;
+fail:
+    gch_pagealloc_destroy(p);
+    errno = ENOMEM;
+    return false;
+}
+
+void gch_pagealloc_destroy(struct page_alloc *p)
+{
+    for (int l = 0; l < GCH_PALLOC_SUMMARY_LEVELS; l++)
+        if (p->summary[l] != NULL) gch_os_unreserve(p->summary[l], pagealloc_level_bytes(l));
+    if (p->chunks != NULL) {
+        for (size_t i = 0; i < ((size_t)1 << GCH_PALLOC_L1_BITS); i++)
+            if (p->chunks[i] != NULL) gch_os_free(p->chunks[i], GCH_PALLOC_L2_BYTES);
+        gch_os_free(p->chunks, GCH_PALLOC_L1_BYTES);
+    }
+    if (p->in_use != NULL) gch_os_free(p->in_use, p->in_use_cap * sizeof(struct palloc_range));
+    memset(p, 0, sizeof *p);
+}
+
+// Sets [*lo, *hi) to the units of unit bytes of a metadata array (elem
+// bytes per 2^shift bytes of address space) that [base, limit) needs.
+static void pagealloc_units(uintptr_t base, uintptr_t limit, unsigned shift, size_t elem,
+                            size_t unit, uintptr_t *lo, uintptr_t *hi)
+{
+    *lo = (base >> shift) * elem / unit;
+    *hi = ((((limit - 1) >> shift) + 1) * elem + unit - 1) / unit;
+}
+
+// Like pagealloc_units for a range about to be inserted at in_use[k], minus
+// the units its neighbours already need: what growing it must add. Ranges
+// are sorted, so only the two neighbours can share units with it.
+static void pagealloc_new_units(const struct page_alloc *p, size_t k, uintptr_t base,
+                                uintptr_t limit, unsigned shift, size_t elem, size_t unit,
+                                uintptr_t *lo, uintptr_t *hi)
+{
+    uintptr_t nlo, nhi;
+    pagealloc_units(base, limit, shift, elem, unit, lo, hi);
+    if (k > 0) {
+        pagealloc_units(p->in_use[k - 1].base, p->in_use[k - 1].limit, shift, elem, unit, &nlo,
+                        &nhi);
+        if (nhi > *lo) *lo = nhi;
+    }
+    if (k < p->in_use_len) {
+        pagealloc_units(p->in_use[k].base, p->in_use[k].limit, shift, elem, unit, &nlo, &nhi);
+        if (nlo < *hi) *hi = nlo;
+    }
+}
+
+// Commits the summaries and allocates the L2 chunk blocks [base, limit)
+// needs (Go's sysGrow). Returns false, having undone its work, on failure.
+static bool pagealloc_sys_grow(struct page_alloc *p, size_t k, uintptr_t base, uintptr_t limit)
+{
+    size_t page = gch_os_page_size();
+    uintptr_t lo, hi;
+    int l;
+    for (l = 1; l < GCH_PALLOC_SUMMARY_LEVELS; l++) { // the root is always committed
+        pagealloc_new_units(p, k, base, limit, pagealloc_level_shift[l], sizeof(uint64_t), page,
+                            &lo, &hi);
+        if (lo < hi && !gch_os_commit((char *)p->summary[l] + lo * page, (hi - lo) * page))
+            goto undo;
+    }
+    pagealloc_new_units(p, k, base, limit, GCH_PALLOC_LOG_CHUNK + GCH_PALLOC_L2_BITS, 1, 1, &lo,
+                        &hi);
+    for (uintptr_t x = lo; x < hi; x++) {
+        assert(GCH_DEBUG < 1 || p->chunks[x] == NULL);
+        p->chunks[x] = gch_os_alloc(GCH_PALLOC_L2_BYTES);
+        if (p->chunks[x] == NULL) {
+            while (x-- > lo) {
+                gch_os_free(p->chunks[x], GCH_PALLOC_L2_BYTES);
+                p->chunks[x] = NULL;
+            }
+            goto undo;
+        }
+    }
+    return true;
+undo:
+    // Units with no neighbour's claim were uncommitted before this call.
+    while (--l >= 1) {
+        pagealloc_new_units(p, k, base, limit, pagealloc_level_shift[l], sizeof(uint64_t), page,
+                            &lo, &hi);
+        if (lo < hi) gch_os_decommit((char *)p->summary[l] + lo * page, (hi - lo) * page);
+    }
+    errno = ENOMEM;
+    return false;
+}
+
+// Makes room for one more in_use entry. Returns false on failure.
+static bool pagealloc_reserve_range_slot(struct page_alloc *p)
+{
+    if (p->in_use_len < p->in_use_cap) return true;
+    size_t cap = p->in_use_cap * 2;
+    struct palloc_range *r = gch_os_alloc(cap * sizeof *r);
+    if (r == NULL) return false;
+    memcpy(r, p->in_use, p->in_use_len * sizeof *r);
+    gch_os_free(p->in_use, p->in_use_cap * sizeof *r);
+    p->in_use = r;
+    p->in_use_cap = cap;
+    return true;
+}
+
+bool gch_pagealloc_grow(struct page_alloc *p, uintptr_t base, size_t nbytes)
+{
+    uintptr_t limit = base + nbytes;
+    assert(GCH_DEBUG < 1 ||
+           (base != 0 && nbytes != 0 && base % GCH_PALLOC_CHUNK_BYTES == 0 &&
+            nbytes % GCH_PALLOC_CHUNK_BYTES == 0 && limit > base && limit <= GCH_PALLOC_MAX_ADDR));
+    if (p->summary[0] == NULL && !gch_pagealloc_init(p)) return false;
+    // k: where the range goes in in_use (the first range above it).
+    size_t k = 0, hi = p->in_use_len;
+    while (k < hi) {
+        size_t mid = k + (hi - k) / 2;
+        if (p->in_use[mid].base < base)
+            k = mid + 1;
+        else
+            hi = mid;
+    }
+    assert(GCH_DEBUG < 1 || ((k == 0 || p->in_use[k - 1].limit <= base) &&
+                             (k == p->in_use_len || p->in_use[k].base >= limit)));
+    if (!pagealloc_reserve_range_slot(p) || !pagealloc_sys_grow(p, k, base, limit)) {
+        errno = ENOMEM;
+        return false;
+    }
+
+    // Record the range, joining touching neighbours [P6].
+    struct palloc_range *r = p->in_use;
+    bool join_prev = k > 0 && r[k - 1].limit == base;
+    bool join_next = k < p->in_use_len && r[k].base == limit;
+    if (join_prev && join_next) {
+        r[k - 1].limit = r[k].limit;
+        memmove(&r[k], &r[k + 1], (p->in_use_len - k - 1) * sizeof *r);
+        p->in_use_len--;
+    } else if (join_prev) {
+        r[k - 1].limit = limit;
+    } else if (join_next) {
+        r[k].base = base;
+    } else {
+        memmove(&r[k + 1], &r[k], (p->in_use_len - k) * sizeof *r);
+        r[k] = (struct palloc_range){ base, limit };
+        p->in_use_len++;
+    }
+    uintptr_t root_end = ((limit - 1) >> pagealloc_level_shift[0]) + 1;
+    if (root_end > p->root_limit) p->root_limit = root_end;
+
+    // New chunks are all free. Their bitmaps are still zero: nothing writes
+    // a chunk before it is grown.
+    uint64_t *leaf = p->summary[GCH_PALLOC_SUMMARY_LEVELS - 1];
+    uint64_t whole =
+        pagealloc_pack_sum(GCH_PALLOC_CHUNK_PAGES, GCH_PALLOC_CHUNK_PAGES, GCH_PALLOC_CHUNK_PAGES);
+    uintptr_t sc = base >> GCH_PALLOC_LOG_CHUNK, ec = (limit - 1) >> GCH_PALLOC_LOG_CHUNK;
+    for (uintptr_t c = sc; c <= ec; c++)
+        leaf[c] = whole;
+    pagealloc_update_parents(p, sc, ec);
+    p->free_pages += nbytes >> GCH_PAGE_SHIFT;
+    if (base < p->search_addr) p->search_addr = base;
+    if (GCH_DEBUG >= 3) pagealloc_check(p);
+    return true;
+}
+
+// ------------------------------------------------------------ verifier
+
+#define PAGEALLOC_FAIL(...)                                 \
+    do {                                                    \
+        if (whylen > 0) snprintf(why, whylen, __VA_ARGS__); \
+        return false;                                       \
+    } while (0)
+
+#define SUM_FMT "(start %llu, max %llu, end %llu)"
+#define SUM_ARGS(s)                                                                       \
+    (unsigned long long)pagealloc_sum_start(s), (unsigned long long)pagealloc_sum_max(s), \
+        (unsigned long long)pagealloc_sum_end(s)
+
+// Does any grown range overlap [base, limit)?
+static bool pagealloc_covers(const struct page_alloc *p, uintptr_t base, uintptr_t limit)
+{
+    size_t lo = 0, hi = p->in_use_len; // first range whose limit > base
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p->in_use[mid].limit <= base)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < p->in_use_len && p->in_use[lo].base < limit;
+}
+
+bool gch_pagealloc_verify(const struct page_alloc *p, char *why, size_t whylen)
+{
+    if (whylen > 0) why[0] = '\0';
+    if (p->summary[0] == NULL) {
+        if (p->in_use_len != 0 || p->free_pages != 0)
+            PAGEALLOC_FAIL("uninitialised allocator has %zu ranges and %zu free pages",
+                           p->in_use_len, p->free_pages);
+        return true;
+    }
+    // [P6]
+    for (size_t i = 0; i < p->in_use_len; i++) {
+        const struct palloc_range *r = &p->in_use[i];
+        if (r->base == 0 || r->base >= r->limit || r->limit > GCH_PALLOC_MAX_ADDR ||
+            r->base % GCH_PALLOC_CHUNK_BYTES != 0 || r->limit % GCH_PALLOC_CHUNK_BYTES != 0 ||
+            (i > 0 && p->in_use[i - 1].limit >= r->base))
+            PAGEALLOC_FAIL("[P6] range %zu [%#llx, %#llx) bad or not above its predecessor", i,
+                           (unsigned long long)r->base, (unsigned long long)r->limit);
+    }
+    // [P7]
+    for (uintptr_t x = 0; x < ((uintptr_t)1 << GCH_PALLOC_L1_BITS); x++) {
+        unsigned s = GCH_PALLOC_LOG_CHUNK + GCH_PALLOC_L2_BITS;
+        bool want = pagealloc_covers(p, x << s, (x + 1) << s);
+        if (want != (p->chunks[x] != NULL))
+            PAGEALLOC_FAIL("[P7] L2 block %llu: allocated %d, want %d", (unsigned long long)x,
+                           p->chunks[x] != NULL, want);
+    }
+    // [P1] [P4] [P5] [C2], chunk by chunk.
+    const uint64_t *leaf = p->summary[GCH_PALLOC_SUMMARY_LEVELS - 1];
+    size_t nfree = 0;
+    for (size_t i = 0; i < p->in_use_len; i++) {
+        for (uintptr_t cb = p->in_use[i].base; cb < p->in_use[i].limit;
+             cb += GCH_PALLOC_CHUNK_BYTES) {
+            uintptr_t ci = cb >> GCH_PALLOC_LOG_CHUNK;
+            const struct palloc_data *d = pagealloc_chunk_of(p, ci);
+            uint64_t want = pagealloc_summarize(d->palloc_bits);
+            if (leaf[ci] != want)
+                PAGEALLOC_FAIL("[P1] chunk %#llx: summary " SUM_FMT ", bitmap says " SUM_FMT,
+                               (unsigned long long)cb, SUM_ARGS(leaf[ci]), SUM_ARGS(want));
+            for (int w = 0; w < GCH_PALLOC_WORDS; w++) {
+                nfree += 64 - (size_t)__builtin_popcountll(d->palloc_bits[w]);
+                if (d->scavenged[w] != 0)
+                    PAGEALLOC_FAIL("[C2] chunk %#llx: scavenged word %d is %#llx",
+                                   (unsigned long long)cb, w, (unsigned long long)d->scavenged[w]);
+            }
+            if (cb < p->search_addr) {
+                int f = pagealloc_bits_find(d->palloc_bits, 1, 0);
+                uintptr_t free_at = cb + ((uintptr_t)f << GCH_PAGE_SHIFT);
+                if (f >= 0 && free_at < p->search_addr)
+                    PAGEALLOC_FAIL("[P5] page %#llx is free but below search_addr %#llx",
+                                   (unsigned long long)free_at, (unsigned long long)p->search_addr);
+            }
+        }
+    }
+    if (nfree != p->free_pages)
+        PAGEALLOC_FAIL("[P4] free_pages is %zu, bitmaps have %zu free pages", p->free_pages, nfree);
+    // [P2] [P3] below the root: each entry over grown memory is the merge of
+    // its children, and the children over none are 0 (a search reads them).
+    for (int l = GCH_PALLOC_SUMMARY_LEVELS - 2; l >= 0; l--) {
+        unsigned b = pagealloc_level_bits[l + 1], cshift = pagealloc_level_shift[l + 1];
+        for (size_t r = 0; r < p->in_use_len; r++) {
+            uintptr_t lo = p->in_use[r].base >> pagealloc_level_shift[l];
+            uintptr_t hi = (p->in_use[r].limit - 1) >> pagealloc_level_shift[l];
+            for (uintptr_t i = lo; i <= hi; i++) {
+                const uint64_t *kids = &p->summary[l + 1][i << b];
+                uint64_t want =
+                    pagealloc_merge_summaries(kids, (size_t)1 << b, pagealloc_level_pages(l + 1));
+                if (p->summary[l][i] != want)
+                    PAGEALLOC_FAIL("[P2] level %d entry %#llx: summary " SUM_FMT
+                                   ", children say " SUM_FMT,
+                                   l, (unsigned long long)(i << pagealloc_level_shift[l]),
+                                   SUM_ARGS(p->summary[l][i]), SUM_ARGS(want));
+                for (uintptr_t c = i << b; c < (i + 1) << b; c++)
+                    if (kids[c - (i << b)] != 0 &&
+                        !pagealloc_covers(p, c << cshift, (c + 1) << cshift))
+                        PAGEALLOC_FAIL(
+                            "[P3] level %d entry %#llx covers no grown chunk but is " SUM_FMT,
+                            l + 1, (unsigned long long)(c << cshift), SUM_ARGS(kids[c - (i << b)]));
+            }
+        }
+    }
+    // [P3] at the root, which the search scans up to root_limit.
+    unsigned s0 = pagealloc_level_shift[0];
+    for (uintptr_t i = 0; i < ((uintptr_t)1 << pagealloc_level_bits[0]); i++) {
+        bool grown = pagealloc_covers(p, i << s0, (i + 1) << s0);
+        if (grown && i >= p->root_limit)
+            PAGEALLOC_FAIL("[P3] root entry %llu holds grown memory but root_limit is %zu",
+                           (unsigned long long)i, p->root_limit);
+        if (!grown && p->summary[0][i] != 0)
+            PAGEALLOC_FAIL("[P3] root entry %#llx covers no grown chunk but is " SUM_FMT,
+                           (unsigned long long)(i << s0), SUM_ARGS(p->summary[0][i]));
+    }
+    return true;
+}

@@ -1,0 +1,173 @@
+// sweep.c owns sweeping: turning a span's mark bits into its alloc bits,
+// lazily, one span at a time. See malloc.c for the overview; Go
+// counterpart: mgcsweep.go (sweepLocker, mspan.sweep, finishsweep_m).
+//
+// gc_sweep (mark.c) does no sweeping itself: it adds 2 to the heap's
+// sweepgen h, which turns every span into "needs sweeping" at once. Spans
+// are then swept when allocation needs them (mcentral.c), when the page
+// heap would otherwise grow (mheap.c), and whatever is left before the next
+// mark phase begins or at the end of gc_collect (gch_finish_sweep).
+//
+// Span sweepgen states, relative to the heap's sweepgen h:
+//
+//   span.sweepgen  meaning                               who moves it
+//   -------------  ------------------------------------  ----------------------
+//   h - 2          needs sweeping                        gc_sweep's flip (h += 2)
+//   h - 1          being swept (owned by one sweeper)    CAS h-2 -> h-1
+//   h              swept, in an mcentral set or free     sweeper, uncache
+//   h + 1          cached before the flip: needs         gc_sweep's flip of a
+//                  sweeping when uncached                cached (h+3) span
+//   h + 3          swept, then cached by an mcache       mcentral cacheSpan
+//
+// (gcheap's gc_sweep returns every cached span to its mcentral before the
+// flip, so h + 1 arises only if a host breaks the stop-the-world rule;
+// uncacheSpan handles it as Go does, by sweeping the span itself.)
+//
+// Sweeping one span (Go's way): free = allocated and not marked;
+// alloc_bits = gcmark_bits; gcmark_bits = fresh zeroed bits; alloc_count =
+// popcount; freeindex = 0; alloc_cache reloaded; needzero if anything was
+// freed; a span left empty returns its pages to mheap. Cost: O(nelems / 64)
+// word operations, plus poisoning when enabled.
+#include "internal.h"
+
+#include <string.h>
+
+bool gch_sweep_try_acquire(struct mspan *s, uint32_t sg)
+{
+    return AO_fetch_compare_and_swap_full(&s->sweepgen, (AO_t)(uint32_t)(sg - 2),
+                                          (AO_t)(uint32_t)(sg - 1)) == (AO_t)(uint32_t)(sg - 2);
+}
+
+// The allocated-slot mask of bitmap word w: the alloc bits, plus every slot
+// below freeindex (handed out since the last sweep).
+static inline uint64_t sweep_allocated_word(const struct mspan *s, uint32_t w)
+{
+    uint64_t bits = s->alloc_bits[w];
+    uint32_t lo = w * 64;
+    if (s->freeindex >= lo + 64)
+        return ~(uint64_t)0;
+    if (s->freeindex > lo)
+        bits |= ((uint64_t)1 << (s->freeindex - lo)) - 1;
+    return bits;
+}
+
+static inline uint64_t sweep_valid_mask(uint32_t nelems, uint32_t w)
+{
+    uint32_t lo = w * 64;
+    if (nelems >= lo + 64)
+        return ~(uint64_t)0;
+    return ((uint64_t)1 << (nelems - lo)) - 1;
+}
+
+// Fills the slots freed in word w with the poison pattern.
+static void sweep_poison(const struct mspan *s, uint32_t w, uint64_t freed)
+{
+    while (freed != 0) {
+        unsigned bit = (unsigned)__builtin_ctzll(freed);
+        freed &= freed - 1;
+        uintptr_t p = s->base + (uintptr_t)(w * 64 + bit) * s->elemsize;
+        memset((void *)p, GCH_POISON_BYTE, s->elemsize);
+    }
+}
+
+bool gch_sweep_span(struct mspan *s, bool preserve)
+{
+    uint32_t sg = (uint32_t)AO_load(&gch_mheap.sweepgen);
+    if ((uint32_t)AO_load(&s->sweepgen) != sg - 1)
+        gch_throw("sweeping span %p with sweepgen %u (heap %u): not owned by the sweeper",
+                  (void *)s->base, (unsigned)AO_load(&s->sweepgen), sg);
+    GCH_ASSERT1(s->state == MSPAN_IN_USE);
+
+    uint32_t n = s->nelems;
+    uint32_t words = gch_bitmap_words(n);
+    uint32_t nalloc = 0, nfreed = 0;
+    for (uint32_t w = 0; w < words; w++) {
+        uint64_t valid = sweep_valid_mask(n, w);
+        uint64_t allocated = sweep_allocated_word(s, w) & valid;
+        uint64_t marked = (uint64_t)AO_load(&s->gcmark_bits[w]) & valid;
+        uint64_t zombies = marked & ~allocated;
+        if (GCH_UNLIKELY(zombies != 0)) {
+            // A mark on a free slot: gc_mark refuses free slots, so only a
+            // host writing into freed memory, or corruption, gets here.
+            unsigned bit = (unsigned)__builtin_ctzll(zombies);
+            gch_throw("found pointer to free object %p (span %p, slot %u, size %zu)",
+                      (void *)(s->base + (uintptr_t)(w * 64 + bit) * s->elemsize),
+                      (void *)s->base, w * 64 + bit, s->elemsize);
+        }
+        uint64_t freed = allocated & ~marked;
+        nalloc += (uint32_t)__builtin_popcountll(marked);
+        nfreed += (uint32_t)__builtin_popcountll(freed);
+        if (freed != 0 && gch_debug.poison)
+            sweep_poison(s, w, freed);
+    }
+    if (nalloc + nfreed != s->alloc_count)
+        gch_throw("span %p: %u slots allocated by its bitmaps, alloc_count %u",
+                  (void *)s->base, nalloc + nfreed, s->alloc_count);
+
+    unsigned cls = gch_spanclass_sizeclass(s->spanclass);
+    if (nfreed != 0) {
+        s->needzero = true;
+        AO_t bytes = (AO_t)nfreed * s->elemsize;
+        gch_atomic_add(&gch_stats.frees[cls], nfreed);
+        gch_atomic_add(&gch_stats.heap_alloc, -bytes);
+        gch_atomic_add(&gch_stats.heap_live, -bytes);
+    }
+
+    AO_t *old_alloc = s->alloc_bits;
+    AO_t *fresh = gch_gcbits_new(n);
+    if (fresh == NULL) {
+        // No memory for a new bitmap: the old alloc bits are dead after the
+        // swap, so clear and reuse them. (gc_base racing with this sweep may
+        // then see a momentarily empty bitmap; it never faults.)
+        memset(old_alloc, 0, words * sizeof(AO_t));
+        fresh = old_alloc;
+    }
+    s->alloc_bits = s->gcmark_bits;
+    s->gcmark_bits = fresh;
+    s->freeindex = 0;
+    AO_int_store(&s->alloc_count, nalloc);
+    s->black_from = GCH_NO_BLACK;
+    gch_span_refill_alloc_cache(s, 0);
+    gch_atomic_add(&gch_stats.spans_swept, 1);
+    AO_store_release(&s->sweepgen, (AO_t)sg);
+
+    if (preserve)
+        return nalloc < n;
+    if (nalloc == 0) {
+        gch_mheap_free(s);
+        return false;
+    }
+    gch_mcentral_push_swept(&gch_central[s->spanclass], s);
+    return false;
+}
+
+static AO_t sweep_cursor;
+
+bool gch_sweep_one(void)
+{
+    uint32_t sg = (uint32_t)AO_load_acquire(&gch_mheap.sweepgen);
+    size_t start = (size_t)AO_load(&sweep_cursor);
+    for (size_t i = 0; i < GCH_NUM_SPAN_CLASSES; i++) {
+        size_t spc = (start + i) % GCH_NUM_SPAN_CLASSES;
+        struct mspan *s = gch_mcentral_pop_unswept(&gch_central[spc], sg);
+        if (s == NULL)
+            continue;
+        AO_store(&sweep_cursor, spc);
+        if (gch_sweep_try_acquire(s, sg))
+            gch_sweep_span(s, false);
+        return true;
+    }
+    return false;
+}
+
+void gch_finish_sweep(void)
+{
+    uint32_t sg = (uint32_t)AO_load_acquire(&gch_mheap.sweepgen);
+    for (size_t spc = 0; spc < GCH_NUM_SPAN_CLASSES; spc++) {
+        struct mspan *s;
+        while ((s = gch_mcentral_pop_unswept(&gch_central[spc], sg)) != NULL) {
+            if (gch_sweep_try_acquire(s, sg))
+                gch_sweep_span(s, false);
+        }
+    }
+}

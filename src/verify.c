@@ -1,0 +1,154 @@
+// verify.c owns the heap checker: gch_heap_verify walks every structure and
+// reports the first broken invariant, by its tag in the structure's comment
+// (internal.h). See malloc.c for the overview; Lua's ltests.c checkheap is
+// the model (Go has no single equivalent).
+//
+// Checked: every in-use span ([S1]-[S8], alloc_count against its bitmaps),
+// the page allocator (its own summaries against its bitmaps, and that every
+// span's pages are allocated), every mcentral set (class, sweepgen state,
+// partial/full), every mcache ([C1], [C2]), and that each in-use span is in
+// exactly one place: an mcentral set or a cache.
+//
+// Runs when GCH_DEBUG >= 3 or GCHEAP_DEBUG=verify=1 at each phase boundary
+// (mark.c), and from tests. The caller stops the world; the checker takes
+// mheap.lock and the mcentral locks itself, one at a time.
+#include "internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+struct verify_ctx {
+    char *why;
+    size_t len;
+    bool ok;
+    uint32_t sg;
+    size_t spans; // in-use spans found in the arena maps
+};
+
+__attribute__((format(printf, 2, 3))) static void verify_fail(struct verify_ctx *v, const char *fmt,
+                                                              ...)
+{
+    if (!v->ok)
+        return;
+    v->ok = false;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(v->why, v->len, fmt, ap);
+    va_end(ap);
+}
+
+static void verify_span(struct mspan *s, void *arg)
+{
+    struct verify_ctx *v = arg;
+    v->spans++;
+    uintptr_t b = s->base;
+    unsigned cls = gch_spanclass_sizeclass(s->spanclass);
+    if (s->state != MSPAN_IN_USE)
+        return verify_fail(v, "[S7] span %p in the page map has state %d", (void *)b, s->state);
+    if (s->alloc_count > s->nelems || s->nelems * s->elemsize > s->npages * GCH_PAGE_SIZE)
+        return verify_fail(v, "[S1] span %p: alloc_count %u nelems %u elemsize %zu npages %zu",
+                           (void *)b, s->alloc_count, s->nelems, s->elemsize, s->npages);
+    if (s->limit != b + (uintptr_t)s->nelems * s->elemsize)
+        return verify_fail(v, "[S2] span %p: limit %p", (void *)b, (void *)s->limit);
+    if (s->freeindex > s->nelems)
+        return verify_fail(v, "[S3] span %p: freeindex %u > nelems %u", (void *)b, s->freeindex,
+                           s->nelems);
+    uint32_t allocated = 0;
+    for (uint32_t i = 0; i < s->nelems; i++)
+        allocated += gch_span_slot_allocated(s, i);
+    if (allocated != s->alloc_count)
+        return verify_fail(v, "[S3] span %p: %u slots allocated by bitmap and freeindex, alloc_count %u",
+                           (void *)b, allocated, s->alloc_count);
+    uint32_t fi = s->freeindex;
+    if (fi < s->nelems) {
+        uint64_t want = ~(uint64_t)s->alloc_bits[fi / 64] >> (fi % 64);
+        if (s->alloc_cache != want)
+            return verify_fail(v, "[S4] span %p: alloc_cache %#llx, want %#llx (freeindex %u)",
+                               (void *)b, (unsigned long long)s->alloc_cache,
+                               (unsigned long long)want, fi);
+    }
+    if (cls != 0 && s->divmul != gch_class_to_divmagic[cls])
+        return verify_fail(v, "[S5] span %p: divmul %u for class %u", (void *)b, s->divmul, cls);
+    uint32_t ssg = (uint32_t)AO_load(&s->sweepgen), sg = v->sg;
+    if (ssg != sg - 2 && ssg != sg - 1 && ssg != sg && ssg != sg + 1 && ssg != sg + 3)
+        return verify_fail(v, "[S6] span %p: sweepgen %u, heap %u", (void *)b, ssg, sg);
+    for (size_t i = 0; i < s->npages; i++) {
+        uintptr_t p = b + (i << GCH_PAGE_SHIFT);
+        if (gch_span_of(p) != s)
+            return verify_fail(v, "[S7] page %p of span %p maps elsewhere", (void *)p, (void *)b);
+        if (!gch_pagealloc_in_use(&gch_mheap.pages, p))
+            return verify_fail(v, "span %p: page %p free in the page allocator", (void *)b,
+                               (void *)p);
+    }
+    if (cls == 0 && (s->nelems != 1 || s->elemsize != s->npages * GCH_PAGE_SIZE))
+        return verify_fail(v, "[S8] large span %p: nelems %u elemsize %zu npages %zu", (void *)b,
+                           s->nelems, s->elemsize, s->npages);
+}
+
+// Checks one mcentral set; returns the number of spans in it.
+static size_t verify_set(struct verify_ctx *v, struct mcentral *c, struct mspan *head, bool swept,
+                         bool full)
+{
+    size_t n = 0;
+    for (struct mspan *s = head; s != NULL && v->ok; s = s->next, n++) {
+        uint32_t ssg = (uint32_t)AO_load(&s->sweepgen);
+        if (s->spanclass != c->spanclass)
+            verify_fail(v, "span %p of class %u in mcentral %u", (void *)s->base, s->spanclass,
+                        c->spanclass);
+        else if (swept && ssg != v->sg)
+            verify_fail(v, "[S6] span %p in a swept set has sweepgen %u (heap %u)", (void *)s->base,
+                        ssg, v->sg);
+        else if (!swept && ssg != v->sg - 2)
+            verify_fail(v, "[S6] span %p in an unswept set has sweepgen %u (heap %u)",
+                        (void *)s->base, ssg, v->sg);
+        else if (swept && full != (s->alloc_count == s->nelems))
+            verify_fail(v, "span %p in a swept %s set has %u/%u objects", (void *)s->base,
+                        full ? "full" : "partial", s->alloc_count, s->nelems);
+    }
+    return n;
+}
+
+bool gch_heap_verify(char *why, size_t whylen)
+{
+    struct verify_ctx v = {.why = why, .len = whylen, .ok = true};
+    v.sg = (uint32_t)AO_load(&gch_mheap.sweepgen);
+    if (whylen > 0)
+        why[0] = '\0';
+
+    pthread_mutex_lock(&gch_mheap.lock);
+    bool pages_ok = !gch_mheap.pages_ok || gch_pagealloc_verify(&gch_mheap.pages, why, whylen);
+    pthread_mutex_unlock(&gch_mheap.lock);
+    if (!pages_ok)
+        return false;
+
+    gch_mheap_for_each_span(verify_span, &v);
+
+    size_t placed = 0;
+    for (int i = 0; i < GCH_NUM_SPAN_CLASSES && v.ok; i++) {
+        struct mcentral *c = &gch_central[i];
+        unsigned sw = (v.sg >> 1) & 1;
+        pthread_mutex_lock(&c->lock);
+        placed += verify_set(&v, c, c->partial[sw], true, false);
+        placed += verify_set(&v, c, c->full[sw], true, true);
+        placed += verify_set(&v, c, c->partial[1 - sw], false, false);
+        placed += verify_set(&v, c, c->full[1 - sw], false, false);
+        pthread_mutex_unlock(&c->lock);
+    }
+    for (struct mcache *c = gch_gc.mcaches; c != NULL && v.ok; c = c->next) {
+        for (int i = 0; i < GCH_NUM_SPAN_CLASSES && v.ok; i++) {
+            struct mspan *s = (struct mspan *)AO_load(&c->alloc[i]);
+            if (s == &gch_empty_span)
+                continue;
+            placed++;
+            uint32_t ssg = (uint32_t)AO_load(&s->sweepgen);
+            if (s->spanclass != i || (ssg != v.sg + 3 && ssg != v.sg + 1))
+                verify_fail(&v, "[C1] cache slot %d holds span %p of class %u, sweepgen %u (heap %u)",
+                            i, (void *)s->base, s->spanclass, ssg, v.sg);
+        }
+        if (c->tiny_offset > GCH_TINY_SIZE || (c->tiny != 0 && gc_size((void *)c->tiny) != GCH_TINY_SIZE))
+            verify_fail(&v, "[C2] tiny block %p, offset %zu", (void *)c->tiny, (size_t)c->tiny_offset);
+    }
+    if (v.ok && placed != v.spans)
+        verify_fail(&v, "%zu in-use spans, but %zu in mcentral sets and caches", v.spans, placed);
+    return v.ok;
+}

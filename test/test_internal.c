@@ -1,0 +1,251 @@
+// White-box tests of the heap's internal invariants: the verifier after
+// every sweep, lazy sweeping (each span swept once per cycle), span
+// states, mark-stack overflow, allocate-black bookkeeping.
+#include "../src/internal.h"
+
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void verify_or_fail(const char *when)
+{
+    char why[256];
+    pthread_mutex_lock(&gch_gc.lock);
+    bool ok = gch_heap_verify(why, sizeof why);
+    pthread_mutex_unlock(&gch_gc.lock);
+    cr_assert(ok, "heap verify failed %s: %s", when, why);
+}
+
+struct node {
+    struct node *next;
+    struct node *other;
+    uint64_t id;
+};
+
+#define NODES 4096
+static struct node *table[NODES];
+
+static void trace_node(void *obj, size_t size, void *ctx)
+{
+    (void)ctx;
+    cr_assert_geq(size, sizeof(struct node));
+    struct node *n = obj;
+    gc_mark(n->next);
+    gc_mark(n->other);
+}
+
+static void roots_table(void *ctx)
+{
+    (void)ctx;
+    for (int i = 0; i < NODES; i++)
+        gc_mark(table[i]);
+}
+
+static uint64_t rng_state = 88172645463325252ull;
+static uint64_t rng(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+Test(internal, verifier_clean_across_random_cycles)
+{
+    gc_set_trace(trace_node, NULL);
+    gc_set_roots(roots_table, NULL);
+    for (int cycle = 0; cycle < 30; cycle++) {
+        for (int i = 0; i < 20000; i++) {
+            size_t sz = sizeof(struct node) + rng() % 600;
+            struct node *n = gc_alloc(sz, true);
+            cr_assert_not_null(n);
+            n->id = (uint64_t)i;
+            int slot = (int)(rng() % NODES);
+            n->next = table[slot];
+            n->other = table[rng() % NODES];
+            if (rng() % 4 == 0)
+                table[slot] = n;
+            if (rng() % 8 == 0)
+                (void)gc_alloc(1 + rng() % 15, false); // tiny garbage
+            if (rng() % 5000 == 0)
+                (void)gc_alloc(40000 + rng() % 100000, rng() & 1); // large garbage
+        }
+        verify_or_fail("before collect");
+        gc_collect();
+        verify_or_fail("after collect");
+    }
+}
+
+// Counts in-use spans and the sweepgen states they are in.
+struct span_census {
+    size_t spans;
+    size_t unswept;
+};
+static void census(struct mspan *s, void *ctx)
+{
+    struct span_census *c = ctx;
+    uint32_t sg = (uint32_t)AO_load(&gch_mheap.sweepgen);
+    c->spans++;
+    if ((uint32_t)AO_load(&s->sweepgen) == sg - 2)
+        c->unswept++;
+}
+
+Test(internal, lazy_sweep_sweeps_each_span_once)
+{
+    void **keep = calloc(100000, sizeof(void *));
+    for (int i = 0; i < 100000; i++)
+        keep[i] = gc_alloc(16 + (size_t)(i % 50) * 16, i & 1);
+    gc_mark(keep[0]); // begins the mark phase
+    for (int i = 0; i < 100000; i += 2)
+        gc_mark(keep[i]);
+    uint32_t sg_before = (uint32_t)AO_load(&gch_mheap.sweepgen);
+    uint64_t swept_before = AO_load(&gch_stats.spans_swept);
+    gc_sweep();
+    cr_assert_eq((uint32_t)AO_load(&gch_mheap.sweepgen), sg_before + 2, "sweepgen advances by 2");
+    cr_assert_eq(AO_load(&gch_stats.spans_swept), swept_before, "gc_sweep itself sweeps nothing");
+
+    struct span_census c = {0};
+    gch_mheap_for_each_span(census, &c);
+    cr_assert_eq(c.unswept, c.spans, "after the flip every span needs sweeping (%zu of %zu)",
+                 c.unswept, c.spans);
+
+    // Allocation sweeps some spans on demand...
+    for (int i = 0; i < 1000; i++)
+        (void)gc_alloc(32, true);
+    uint64_t swept_mid = AO_load(&gch_stats.spans_swept) - swept_before;
+    cr_assert_gt(swept_mid, 0, "allocation swept on demand");
+    cr_assert_lt(swept_mid, c.spans, "allocation did not sweep everything");
+
+    // ...and the next mark phase sweeps the rest: each span exactly once.
+    gc_mark(NULL);
+    uint64_t swept = AO_load(&gch_stats.spans_swept) - swept_before;
+    cr_assert_eq(swept, c.unswept, "spans swept %llu, spans that needed it %zu",
+                 (unsigned long long)swept, c.unswept);
+    gc_sweep();
+    verify_or_fail("after second sweep");
+    free(keep);
+}
+
+Test(internal, freed_slots_are_reused_after_sweep)
+{
+    void *a[64];
+    for (int i = 0; i < 64; i++)
+        a[i] = gc_alloc(48, true);
+    gc_mark(a[0]);
+    gc_sweep(); // a[1..63] freed
+    cr_assert_eq(gc_base(a[0]), a[0], "the marked object lives");
+    for (int i = 1; i < 64; i++)
+        cr_assert_null(gc_base(a[i]), "unmarked object %d still reported live", i);
+    // The span holding a[] is partial and unswept; refilling class 48 must
+    // sweep it and reuse a freed slot, not grow.
+    gc_stats before, after;
+    gc_get_stats(&before);
+    bool reused = false;
+    for (int i = 0; i < 200 && !reused; i++) {
+        void *p = gc_alloc(48, true);
+        for (int j = 1; j < 64; j++)
+            reused |= p == a[j];
+    }
+    gc_get_stats(&after);
+    cr_assert(reused, "a freed slot was handed out again");
+    cr_assert_eq(after.heap_sys, before.heap_sys, "heap_sys grew from %llu to %llu",
+                 (unsigned long long)before.heap_sys, (unsigned long long)after.heap_sys);
+}
+
+static struct node *list_head;
+static size_t traced;
+static void trace_count(void *obj, size_t size, void *ctx)
+{
+    (void)size;
+    (void)ctx;
+    traced++;
+    struct node *n = obj;
+    gc_mark(n->next);
+    gc_mark(n->other);
+}
+static void roots_list(void *ctx)
+{
+    (void)ctx;
+    gc_mark(list_head);
+}
+
+Test(internal, mark_stack_overflow_loses_no_mark)
+{
+    // A wide tree: each node points at two children, so the stack would
+    // hold thousands of entries; cap it at 4 entries.
+    enum { N = 20000 };
+    struct node **nodes = calloc(N, sizeof *nodes);
+    for (int i = 0; i < N; i++) {
+        nodes[i] = gc_alloc(sizeof(struct node), true);
+        nodes[i]->id = (uint64_t)i;
+    }
+    for (int i = 0; i < N; i++) {
+        if (2 * i + 1 < N)
+            nodes[i]->next = nodes[2 * i + 1];
+        if (2 * i + 2 < N)
+            nodes[i]->other = nodes[2 * i + 2];
+    }
+    list_head = nodes[0];
+    free(nodes); // now reachable only through list_head
+    gch_gcwork_limit = 4;
+    gc_set_trace(trace_count, NULL);
+    gc_set_roots(roots_list, NULL);
+    gc_collect();
+    gch_gcwork_limit = SIZE_MAX;
+    cr_assert_geq(traced, (size_t)N, "every node traced at least once (%zu)", traced);
+    gc_stats st;
+    gc_get_stats(&st);
+    cr_assert_eq(st.heap_objects, (uint64_t)N, "all %d nodes survive, got %llu", N,
+                 (unsigned long long)st.heap_objects);
+    verify_or_fail("after overflowing collection");
+}
+
+Test(internal, allocate_black_window_marks_new_slots)
+{
+    void *old = gc_alloc(64, true);
+    gc_mark(old); // mark phase begins; windows open
+    void *born[100];
+    for (int i = 0; i < 100; i++) {
+        born[i] = gc_alloc(64, true);
+        cr_assert_not(gc_mark(born[i]), "object %d allocated during marking is already black", i);
+    }
+    gc_sweep();
+    for (int i = 0; i < 100; i++)
+        cr_assert_eq(gc_base(born[i]), born[i], "born-black object %d survived", i);
+    gc_mark(NULL);
+    gc_sweep(); // nothing marked this time: all die
+    for (int i = 0; i < 100; i++)
+        cr_assert_null(gc_base(born[i]), "object %d freed by the next cycle", i);
+    cr_assert_null(gc_base(old));
+}
+
+static void *internal_thread_body(void *arg)
+{
+    for (int i = 0; i < 1000; i++)
+        (void)gc_alloc(8 + (size_t)i % 500, i & 1);
+    return arg;
+}
+
+Test(internal, exited_thread_caches_are_recycled)
+{
+    // A thread's cache goes back on the free list at exit and the next
+    // thread reuses it, spans included.
+    size_t before = 0, after = 0;
+    for (int round = 0; round < 2; round++) {
+        pthread_t t;
+        pthread_create(&t, NULL, internal_thread_body, NULL);
+        pthread_join(t, NULL);
+        size_t n = 0;
+        pthread_mutex_lock(&gch_gc.lock);
+        for (struct mcache *c = gch_gc.mcaches; c != NULL; c = c->next)
+            n++;
+        pthread_mutex_unlock(&gch_gc.lock);
+        if (round == 0)
+            before = n;
+        else
+            after = n;
+    }
+    cr_assert_eq(before, after, "live caches %zu then %zu", before, after);
+    verify_or_fail("after threads");
+}
+
