@@ -130,8 +130,10 @@ STATIC_LIB := $(B)/libgcheap.a
 SHARED_LIB := $(B)/libgcheap.so
 PC_FILE := $(B)/gcheap.pc
 
-FORMAT_FILES := $(wildcard src/*.c src/*.h gcheap.h tools/*.c test/*.c test/*.h \
-                           test/outside/*.c examples/mini-lisp/*.c examples/mini-lisp/*.h)
+# src/sizeclasses.h is generated, so it is the generator's output that counts.
+FORMAT_FILES := $(filter-out src/sizeclasses.h, \
+                  $(wildcard src/*.c src/*.h gcheap.h tools/*.c test/*.c test/*.h \
+                             test/outside/*.c examples/mini-lisp/*.c examples/mini-lisp/*.h))
 
 # ---------------------------------------------------------------- dependency check
 
@@ -158,6 +160,9 @@ $(B)/stamp.test: FORCE | deps-test
 	$(call write-if-changed,$(TEST_COMPILE) | $(LINK) $(CRIT_LIBS))
 $(B)/stamp.lisp: FORCE | deps-lib
 	$(call write-if-changed,$(LISP_COMPILE) | $(LINK) $(EDIT_LIBS))
+# The lists of objects each link uses: removing a source relinks.
+$(B)/stamp.objs: FORCE
+	$(call write-if-changed,$(LIB_OBJS) | $(TEST_HELPER_OBJS) | $(LISP_OBJS))
 $(TB)/stamp.host: FORCE
 	$(call write-if-changed,$(CC) $(HOST_CFLAGS))
 
@@ -178,15 +183,15 @@ $(B)/obj/examples/mini-lisp/%.o: examples/mini-lisp/%.c $(B)/stamp.lisp
 	@mkdir -p $(@D)
 	$(LISP_COMPILE) -c -o $@ $<
 
-$(STATIC_LIB): $(LIB_OBJS)
+$(STATIC_LIB): $(LIB_OBJS) $(B)/stamp.objs
 	@mkdir -p $(@D)
 	@rm -f $@
-	$(AR) rcs $@ $^
+	$(AR) rcs $@ $(LIB_OBJS)
 
 # --no-undefined catches a missing library at link time; sanitizer builds skip
 # it because clang leaves the sanitizer runtime to the executable.
 NO_UNDEFINED := -Wl,--no-undefined
-$(SHARED_LIB): $(LIB_OBJS) $(B)/stamp.lib
+$(SHARED_LIB): $(LIB_OBJS) $(B)/stamp.lib $(B)/stamp.objs
 	@mkdir -p $(@D)
 	$(LINK) -shared -Wl,-soname,$(SONAME) $(if $(SAN),,$(NO_UNDEFINED)) -o $@ $(LIB_OBJS) $(AO_LIBS)
 
@@ -201,12 +206,12 @@ $(PC_FILE): gcheap.pc.in FORCE
 pc-from-in = sed -e "s|@PREFIX@|$(1)|g" -e "s|@LIBDIR@|$(2)|g" \
                  -e "s|@INCLUDEDIR@|$(3)|g" -e "s|@VERSION@|$(VERSION)|g" gcheap.pc.in
 
-$(B)/test/%: $(B)/obj/test/%.o $(TEST_HELPER_OBJS) $(STATIC_LIB) $(B)/stamp.test
+$(B)/test/%: $(B)/obj/test/%.o $(TEST_HELPER_OBJS) $(STATIC_LIB) $(B)/stamp.test $(B)/stamp.objs
 	@mkdir -p $(@D)
 	$(LINK) -o $@ $< $(TEST_HELPER_OBJS) $(STATIC_LIB) \
 	    $(if $(USE_SHIM),,$(CRIT_LIBS)) $(AO_LIBS) -lm
 
-$(B)/bin/mini-lisp: $(LISP_OBJS) $(STATIC_LIB) $(B)/stamp.lisp
+$(B)/bin/mini-lisp: $(LISP_OBJS) $(STATIC_LIB) $(B)/stamp.lisp $(B)/stamp.objs
 	@mkdir -p $(@D)
 	$(LINK) -o $@ $(LISP_OBJS) $(STATIC_LIB) $(EDIT_LIBS) $(AO_LIBS) -lm
 
@@ -215,7 +220,7 @@ $(MKSC): tools/mksizeclasses.c $(TB)/stamp.host
 	$(CC) $(HOST_CFLAGS) -o $@ $<
 
 # Keep test objects: they are intermediate to make, but a rebuild needs them.
-.SECONDARY: $(TEST_OBJS)
+.SECONDARY: $(TEST_OBJS) $(TEST_HELPER_OBJS)
 
 -include $(wildcard $(B)/obj/*/*.d $(B)/obj/*/*/*.d $(B)/obj/*/*/*/*.d)
 
@@ -232,17 +237,29 @@ define run-check-sizeclasses
 	fi
 endef
 
-# Every symbol the shared library defines for others must be gc_*.
+# Every symbol the shared library defines for others must be gc_*, and every
+# function gcheap.h declares must be among them (-fvisibility=hidden hides the
+# API too unless its declarations are given default visibility).
 define run-check-exports
-	@bad=$$(nm -D --defined-only $(SHARED_LIB) | \
-	        awk 'NF == 3 && $$2 ~ /^[BDGRSTVWiu]$$/ && $$3 !~ /^gc_/ { print "    " $$2 " " $$3 }'); \
+	@syms=$$(nm -D --defined-only $(SHARED_LIB) | awk 'NF == 3 && $$2 ~ /^[BDGRSTVWiu]$$/'); \
+	bad=$$(awk 'NF == 3 && $$3 !~ /^gc_/ { print "    " $$2 " " $$3 }' <<<"$$syms"); \
 	if [ -n "$$bad" ]; then \
 	    echo "check-exports: $(SHARED_LIB) exports symbols without the gc_ prefix" \
-	         "(make them static, or gch_* in src/internal.h):"; \
+	         "(make them static, or gch_* declared in src/internal.h):"; \
 	    echo "$$bad"; \
 	    exit 1; \
 	fi; \
-	echo "check-exports: $(SHARED_LIB) exports only gc_* ($$(nm -D --defined-only $(SHARED_LIB) | grep -c ' gc_') symbols)"
+	api=$$(grep -oE '^[a-z][^(]*\<gc_[a-z0-9_]+\(' gcheap.h | grep -v '^typedef' | \
+	       grep -oE 'gc_[a-z0-9_]+'); \
+	missing=$$(for f in $$api; do awk -v f=$$f '$$3 == f { found = 1 } END { exit !found }' \
+	           <<<"$$syms" || echo "    $$f"; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "check-exports: $(SHARED_LIB) does not export these gcheap.h functions" \
+	         "(undefined, or hidden: give gcheap.h's declarations default visibility):"; \
+	    echo "$$missing"; \
+	    exit 1; \
+	fi; \
+	echo "check-exports: $(SHARED_LIB) exports only gc_*, and all $$(wc -w <<<"$$api") functions of gcheap.h"
 endef
 
 # Stops at the first failing binary and names it.

@@ -100,6 +100,13 @@
 #define GCHEAP_VERSION_MAJOR 0
 #define GCHEAP_VERSION_MINOR 1
 
+/* The library is built with hidden visibility; only these are exported. */
+#if defined(__GNUC__) || defined(__clang__)
+#define GCHEAP_API __attribute__((visibility("default")))
+#else
+#define GCHEAP_API
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -136,7 +143,7 @@ extern "C" {
  * (SIZE_MAX, overflow while rounding, address space or mmap exhausted); the
  * heap stays usable. Calling it from a trace or roots hook aborts.
  */
-void *gc_alloc(size_t size, bool has_ptrs);
+GCHEAP_API void *gc_alloc(size_t size, bool has_ptrs);
 
 /* gc_base returns the start of the allocated object containing p (interior
  * pointers included), or NULL if p is not inside an allocated gcheap object:
@@ -148,8 +155,8 @@ void *gc_alloc(size_t size, bool has_ptrs);
  * cases gc_base returns NULL.
  * Threads: any thread, any time. While another thread sweeps the span of p
  * concurrently, the answer may reflect either side of that sweep. */
-void *gc_base(const void *p);
-size_t gc_size(const void *p);
+GCHEAP_API void *gc_base(const void *p);
+GCHEAP_API size_t gc_size(const void *p);
 
 /* ------------------------------------------------------------------ marking
  *
@@ -166,13 +173,13 @@ size_t gc_size(const void *p);
  * write pointers meanwhile, except the allocate-black case of the marking
  * thread itself. Never fails; if the mark stack cannot grow, marking still
  * completes (more slowly). */
-bool gc_mark(const void *p);
+GCHEAP_API bool gc_mark(const void *p);
 
 /* gc_mark_range calls gc_mark on every pointer-aligned word in [lo, hi)
  * (conservative roots: a C stack, a foreign table). lo is rounded up and hi
  * down to pointer alignment; an empty or inverted range does nothing. The
  * range must be readable memory. Threads: as gc_mark. */
-void gc_mark_range(const void *lo, const void *hi);
+GCHEAP_API void gc_mark_range(const void *lo, const void *hi);
 
 /* gc_sweep ends the mark phase: every object not marked is freed (lazily; see
  * THE PROTOCOL). Called with no mark phase in progress, it begins and ends an
@@ -180,7 +187,7 @@ void gc_mark_range(const void *lo, const void *hi);
  * on the number of objects.
  * Threads: one thread, with no other thread allocating or marking. Calling it
  * from a hook aborts. */
-void gc_sweep(void);
+GCHEAP_API void gc_sweep(void);
 
 /* The hooks. fn == NULL removes a hook. ctx is passed back unchanged; gcheap
  * does not own it. The trace hook receives each newly marked object of a
@@ -190,22 +197,22 @@ void gc_sweep(void);
  * Threads: set hooks while no collection runs; the setting is global. */
 typedef void (*gc_trace_fn)(void *obj, size_t size, void *ctx);
 typedef void (*gc_roots_fn)(void *ctx);
-void gc_set_trace(gc_trace_fn fn, void *ctx);
-void gc_set_roots(gc_roots_fn fn, void *ctx);
+GCHEAP_API void gc_set_trace(gc_trace_fn fn, void *ctx);
+GCHEAP_API void gc_set_roots(gc_roots_fn fn, void *ctx);
 
 /* gc_collect runs a whole cycle on the calling thread: finishes the previous
  * sweep, calls the roots hook, drains marking, sweeps every span, and
  * returns when the sweep is complete, so gc_get_stats is exact afterwards.
  * Does nothing without a roots hook (without one, it cannot know what is
  * live). Threads: as gc_sweep. Calling it from a hook aborts. */
-void gc_collect(void);
+GCHEAP_API void gc_collect(void);
 
 /* gc_set_gogc sets the collection target as Go's GOGC: with a roots hook
  * set, gc_alloc collects when heap_alloc would pass
  *     next_gc = max(4 MiB, live_after_last_collection * (1 + percent/100)).
  * percent < 0 turns automatic collection off. Returns the previous value
  * (-1 for off). Default 100, or GCHEAP_GOGC. Threads: any. */
-int gc_set_gogc(int percent);
+GCHEAP_API int gc_set_gogc(int percent);
 
 /* -------------------------------------------------------------- statistics */
 
@@ -241,7 +248,7 @@ typedef struct gc_stats {
  * sweeping, heap_alloc still includes the unswept garbage.
  * out == NULL does nothing. Threads: any; figures are a consistent snapshot
  * only when no other thread allocates meanwhile. */
-void gc_get_stats(gc_stats *out);
+GCHEAP_API void gc_get_stats(gc_stats *out);
 
 #ifdef __cplusplus
 }

@@ -284,9 +284,11 @@ extern struct mcache gch_empty_mcache;
 // The allocation view of the current thread: &gch_empty_mcache until the
 // thread's first slow-path allocation, and while it runs a hook (so that
 // gc_alloc from a hook reaches the slow path, which reports it).
-extern _Thread_local struct mcache *gch_tls_mcache;
+// initial-exec: one %fs-relative load even in the shared library.
+#define GCH_TLS_MODEL __attribute__((tls_model("initial-exec")))
+extern _Thread_local struct mcache *gch_tls_mcache GCH_TLS_MODEL;
 // The thread's real cache (NULL until made).
-extern _Thread_local struct mcache *gch_tls_owner;
+extern _Thread_local struct mcache *gch_tls_owner GCH_TLS_MODEL;
 
 // Creates the pthread key whose destructor flushes an exiting thread's cache.
 void gch_mcache_init_key(void);

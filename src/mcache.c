@@ -36,8 +36,8 @@ struct mcache gch_empty_mcache = {
     .is_empty = true,
 };
 
-_Thread_local struct mcache *gch_tls_mcache = &gch_empty_mcache;
-_Thread_local struct mcache *gch_tls_owner;
+GCH_TLS_MODEL _Thread_local struct mcache *gch_tls_mcache = &gch_empty_mcache;
+GCH_TLS_MODEL _Thread_local struct mcache *gch_tls_owner;
 
 static pthread_key_t mcache_key;
 static struct mcache *mcache_free_list; // protected by gch_gc.lock
