@@ -75,15 +75,15 @@
  *
  *   GCHEAP_GOGC=N|off   initial GOGC (default 100), see gc_set_gogc.
  *   GCHEAP_DEBUG=k=v,...
- *       gctrace=1   one line per collection on stderr:
- *                   gc N @T s: M ms mark, S ms sweep, A->B MB, G MB goal,
- *                   O objects freed, K KB mark stack
+ *       gctrace=1   one line per cycle on stderr, in the shape of Go's:
+ *                   gc N @T s: M ms mark, S sweep, A->B MB, G MB goal, K threads
  *                   N: cycle number; T: seconds since the heap started;
- *                   M: wall time from the start of the mark phase to
- *                   gc_sweep; S: wall time spent sweeping inside gc_collect
- *                   (0 for a lazy gc_sweep); A: heap_alloc when marking began;
+ *                   M: wall time of the mark phase (from its start to
+ *                   gc_sweep, or to the end of marking in gc_collect);
+ *                   S: "X ms" spent sweeping inside gc_collect, or "lazy"
+ *                   for gc_sweep; A: heap_alloc when marking began;
  *                   B: bytes marked live; G: next_gc after the cycle;
- *                   O: objects (slots) freed by the previous cycle's sweep.
+ *                   K: threads with a cache.
  *       poison=1    fill every swept slot with the byte 0xDB, so a host that
  *                   keeps using an object it did not mark reads garbage at
  *                   once instead of stale but plausible data.
