@@ -249,8 +249,9 @@ define run-check-exports
 	    echo "$$bad"; \
 	    exit 1; \
 	fi; \
-	api=$$(grep -oE '^[a-z][^(]*\<gc_[a-z0-9_]+\(' gcheap.h | grep -v '^typedef' | \
-	       grep -oE 'gc_[a-z0-9_]+'); \
+	api=$$(grep -oE '^[A-Za-z_][^(;]*\<gc_[a-z0-9_]+\(' gcheap.h | grep -v '^typedef' | \
+	       grep -oE 'gc_[a-z0-9_]+\($$' | tr -d '('); \
+	if [ -z "$$api" ]; then echo "check-exports: found no gc_* prototypes in gcheap.h"; exit 1; fi; \
 	missing=$$(for f in $$api; do awk -v f=$$f '$$3 == f { found = 1 } END { exit !found }' \
 	           <<<"$$syms" || echo "    $$f"; done); \
 	if [ -n "$$missing" ]; then \
