@@ -183,8 +183,9 @@ GCHEAP_API void gc_mark_range(const void *lo, const void *hi);
 
 /* gc_sweep ends the mark phase: every object not marked is freed (lazily; see
  * THE PROTOCOL). Called with no mark phase in progress, it begins and ends an
- * empty one, which frees every object. Returns in time that does not depend
- * on the number of objects.
+ * empty one, which frees every object except those in each thread's current
+ * tiny block (marked whenever a mark phase begins, see THE PROTOCOL).
+ * Returns in time that does not depend on the number of objects.
  * Threads: one thread, with no other thread allocating or marking. Calling it
  * from a hook aborts. */
 GCHEAP_API void gc_sweep(void);
