@@ -204,9 +204,29 @@ extern struct mheap gch_mheap;
 struct mspan *gch_mheap_alloc(size_t npages, uint8_t spc);
 // Returns s's pages to the page heap and s to the free list.
 void gch_mheap_free(struct mspan *s);
+// The arena holding address p, or NULL. Lock-free; p may be any value.
+static inline struct heap_arena *gch_arena_of(uintptr_t p)
+{
+    if (p >> GCH_ADDR_BITS != 0)
+        return NULL;
+    AO_t *l2 = (AO_t *)AO_load_acquire(
+        &gch_mheap.arenas_l1[p >> (GCH_ARENA_SHIFT + GCH_ARENA_L2_BITS)]);
+    if (l2 == NULL)
+        return NULL;
+    return (struct heap_arena *)AO_load_acquire(
+        &l2[(p >> GCH_ARENA_SHIFT) & ((1u << GCH_ARENA_L2_BITS) - 1)]);
+}
+
 // The span whose pages hold address p, or NULL. Lock-free; p may be any
 // value. The span may be dead or describe other pages: callers check.
-struct mspan *gch_span_of(uintptr_t p);
+static inline struct mspan *gch_span_of(uintptr_t p)
+{
+    struct heap_arena *ha = gch_arena_of(p);
+    if (ha == NULL)
+        return NULL;
+    size_t page = (p >> GCH_PAGE_SHIFT) & (GCH_PAGES_PER_ARENA - 1);
+    return (struct mspan *)AO_load_acquire(&ha->spans[page]);
+}
 // Calls fn on every in-use span (walks the arena maps). Caller ensures no
 // span is allocated or freed meanwhile (STW or verifier).
 void gch_mheap_for_each_span(void (*fn)(struct mspan *s, void *ctx), void *ctx);

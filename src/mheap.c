@@ -62,24 +62,7 @@ static inline size_t arena_l2_index(uintptr_t a)
     return (size_t)((a >> GCH_ARENA_SHIFT) & ((1u << GCH_ARENA_L2_BITS) - 1));
 }
 
-static struct heap_arena *arena_of(uintptr_t p)
-{
-    if (p >> GCH_ADDR_BITS != 0)
-        return NULL;
-    AO_t *l2 = (AO_t *)AO_load_acquire(&gch_mheap.arenas_l1[arena_l1_index(p)]);
-    if (l2 == NULL)
-        return NULL;
-    return (struct heap_arena *)AO_load_acquire(&l2[arena_l2_index(p)]);
-}
-
-struct mspan *gch_span_of(uintptr_t p)
-{
-    struct heap_arena *ha = arena_of(p);
-    if (ha == NULL)
-        return NULL;
-    size_t page = (p >> GCH_PAGE_SHIFT) & (GCH_PAGES_PER_ARENA - 1);
-    return (struct mspan *)AO_load_acquire(&ha->spans[page]);
-}
+#define arena_of gch_arena_of
 
 // Points every page of [base, base + npages) at s (or NULL). Caller must
 // hold mheap.lock.
