@@ -192,8 +192,10 @@ GCHEAP_API void gc_sweep(void);
 
 /* The hooks. fn == NULL removes a hook. ctx is passed back unchanged; gcheap
  * does not own it. The trace hook receives each newly marked object of a
- * has_ptrs allocation exactly once per cycle, with its gc_size, and must call
- * gc_mark on each pointer field; the roots hook must call gc_mark (or
+ * has_ptrs allocation once per cycle, with its gc_size, and must call gc_mark
+ * on each pointer field (if the mark stack could not grow for lack of memory,
+ * marked objects are traced again to recover, so a trace hook must be safe
+ * to call twice on one object: marking is idempotent); the roots hook must call gc_mark (or
  * gc_mark_range) on every root.
  * Threads: set hooks while no collection runs; the setting is global. */
 typedef void (*gc_trace_fn)(void *obj, size_t size, void *ctx);

@@ -40,7 +40,8 @@ Test(alloc, class_size_of_every_small_scan_size)
     CHECK_EQ(gc_size(gc_alloc(25, true)), 32, "gc_size(gc_alloc(25))");
     CHECK_EQ(gc_size(gc_alloc(1025, true)), 1152, "gc_size(gc_alloc(1025))");
     CHECK_EQ(gc_size(gc_alloc(32767, true)), 32768, "gc_size(gc_alloc(32767))");
-    CHECK_EQ(gc_size(gc_alloc(1, true)), 8, "gc_size(gc_alloc(1, true)) (scan objects are never tiny)");
+    CHECK_EQ(gc_size(gc_alloc(1, true)), 8,
+             "gc_size(gc_alloc(1, true)) (scan objects are never tiny)");
     check_class_sizes(1, true);
 }
 
@@ -67,8 +68,8 @@ Test(alloc, small_objects_aligned_to_16_or_8_by_class)
                     void *p = gc_alloc(req[r], has_ptrs);
                     CHECK(p != NULL, "gc_alloc(%zu, %d)", req[r], has_ptrs);
                     CHECK_EQ((uintptr_t)p % align, 0,
-                             "address %p of gc_alloc(%zu, %d) (class %zu) mod %zu",
-                             p, req[r], has_ptrs, cs, (size_t)align);
+                             "address %p of gc_alloc(%zu, %d) (class %zu) mod %zu", p, req[r],
+                             has_ptrs, cs, (size_t)align);
                 }
             }
         }
@@ -98,14 +99,15 @@ static void *tiny_alignment_thread(void *arg)
         unsigned char *p = gc_alloc(size, false);
         CHECK(p != NULL, "gc_alloc(%zu, false)", size);
         CHECK_EQ((uintptr_t)p % tiny_align(size), 0,
-                 "tiny object %d of size %zu at %p: alignment %zu", i, size,
-                 (void *)p, (size_t)tiny_align(size));
+                 "tiny object %d of size %zu at %p: alignment %zu", i, size, (void *)p,
+                 (size_t)tiny_align(size));
         unsigned char *base = gc_base(p);
         CHECK_PTR_EQ(base, (uintptr_t)p & ~(uintptr_t)15,
                      "gc_base of tiny object %p (blocks are 16-byte slots)", (void *)p);
         CHECK_EQ(gc_size(p), 16, "gc_size of tiny object %p", (void *)p);
         CHECK_CMP(p + size, <=, base + 16, "end of tiny object of size %zu", size);
-        CHECK_EQ(first_nonzero(p, size), size, "first non-zero byte of new tiny object of size %zu", size);
+        CHECK_EQ(first_nonzero(p, size), size, "first non-zero byte of new tiny object of size %zu",
+                 size);
         memset(p, (int)(i & 0xff) | 1, size);
         objs[i] = (struct tiny_obj){p, size};
     }
@@ -116,8 +118,8 @@ static void *tiny_alignment_thread(void *arg)
     qsort(objs, N, sizeof *objs, cmp_tiny);
     for (int i = 1; i < N; i++)
         CHECK_CMP(objs[i - 1].p + objs[i - 1].size, <=, objs[i].p,
-                  "tiny objects %p (+%zu) and %p overlap", (void *)objs[i - 1].p,
-                  objs[i - 1].size, (void *)objs[i].p);
+                  "tiny objects %p (+%zu) and %p overlap", (void *)objs[i - 1].p, objs[i - 1].size,
+                  (void *)objs[i].p);
     free(objs);
     return NULL;
 }
@@ -164,8 +166,8 @@ static void *tiny_replace_seq(void *arg)
     unsigned char *p2 = gc_alloc(8, false);
     unsigned char *p3 = gc_alloc(8, false);
     CHECK_PTR_EQ(gc_base(p1), p1, "12-byte object starts block A");
-    CHECK(gc_base(p2) != gc_base(p1), "8 bytes do not fit after 12: expected a new block, got A=%p for both",
-          gc_base(p1));
+    CHECK(gc_base(p2) != gc_base(p1),
+          "8 bytes do not fit after 12: expected a new block, got A=%p for both", gc_base(p1));
     CHECK_PTR_EQ(gc_base(p2), p2, "8-byte object starts block B");
     CHECK_PTR_EQ(gc_base(p3), gc_base(p2),
                  "third object (8 bytes) lands in B, which replaced A as current block");
@@ -188,8 +190,8 @@ static void *tiny_keep_seq(void *arg)
     unsigned char *p2 = gc_alloc(14, false);
     unsigned char *p3 = gc_alloc(3, false);
     CHECK_PTR_EQ(gc_base(p1), p1, "12-byte object starts block A");
-    CHECK(gc_base(p2) != gc_base(p1), "14 bytes do not fit after 12: expected a new block, got A=%p for both",
-          gc_base(p1));
+    CHECK(gc_base(p2) != gc_base(p1),
+          "14 bytes do not fit after 12: expected a new block, got A=%p for both", gc_base(p1));
     CHECK_PTR_EQ(gc_base(p3), gc_base(p1),
                  "third object (3 bytes) lands in A, which stayed current block");
     CHECK_PTR_EQ(p3, p1 + 12, "third object at offset 12 of A");
@@ -233,8 +235,8 @@ Test(alloc, tiny_offsets_are_rounded_up_to_alignment)
 
 Test(alloc, scan_and_noscan_objects_never_share_a_page)
 {
-    static const size_t sizes[] = {16, 24, 32, 48, 64, 128, 256, 512, 1024,
-                                   1152, 1408, 2048, 3072, 4096, 8192, 32768};
+    static const size_t sizes[] = {16,   24,   32,   48,   64,   128,  256,  512,
+                                   1024, 1152, 1408, 2048, 3072, 4096, 8192, 32768};
     enum { NS = sizeof sizes / sizeof sizes[0], BUDGET = 256 << 10 };
     size_t cap = 0;
     for (int k = 0; k < NS; k++)
@@ -333,8 +335,8 @@ Test(alloc, new_objects_are_zero_also_when_reusing_swept_memory)
                 unsigned char *p = gc_alloc(size, false);
                 cr_assert(p != NULL);
                 CHECK_EQ(first_nonzero(p, size), size,
-                         "round %d: first non-zero byte of new tiny object %p of size %zu",
-                         round, (void *)p, size);
+                         "round %d: first non-zero byte of new tiny object %p of size %zu", round,
+                         (void *)p, size);
                 memset(p, 0xAA, size);
                 cur[n++] = (struct zobj){p, size};
             }
@@ -345,8 +347,8 @@ Test(alloc, new_objects_are_zero_also_when_reusing_swept_memory)
                 cr_assert(p != NULL);
                 size_t gs = gc_size(p);
                 CHECK_EQ(first_nonzero(p, gs), gs,
-                         "round %d: first non-zero byte of new large object %p of size %zu",
-                         round, (void *)p, large[k]);
+                         "round %d: first non-zero byte of new large object %p of size %zu", round,
+                         (void *)p, large[k]);
                 memset(p, 0xAA, gs);
                 cur[n++] = (struct zobj){p, gs};
             }
@@ -372,7 +374,8 @@ Test(alloc, new_objects_are_zero_also_when_reusing_swept_memory)
         nprev = n;
         gc_sweep(); // nothing marked: frees everything
     }
-    CHECK_CMP(reused, >, 0, "objects allocated at addresses freed by gc_sweep (reuse of swept memory)");
+    CHECK_CMP(reused, >, 0,
+              "objects allocated at addresses freed by gc_sweep (reuse of swept memory)");
     free(prev);
     free(cur);
 }
@@ -389,7 +392,8 @@ Test(alloc, large_objects_are_page_aligned_zeroed_and_writable)
             size_t rounded = (size + 8191) / 8192 * 8192;
             unsigned char *p = gc_alloc(size, has_ptrs);
             CHECK(p != NULL, "gc_alloc(%zu, %d) returned NULL, errno %d", size, has_ptrs, errno);
-            CHECK_EQ((uintptr_t)p % 8192, 0, "address of gc_alloc(%zu, %d) mod 8192", size, has_ptrs);
+            CHECK_EQ((uintptr_t)p % 8192, 0, "address of gc_alloc(%zu, %d) mod 8192", size,
+                     has_ptrs);
             CHECK_EQ(gc_size(p), rounded, "gc_size(gc_alloc(%zu, %d))", size, has_ptrs);
             CHECK_EQ(p[0], 0, "first byte of gc_alloc(%zu)", size);
             CHECK_EQ(p[size - 1], 0, "last byte of gc_alloc(%zu)", size);
@@ -397,7 +401,8 @@ Test(alloc, large_objects_are_page_aligned_zeroed_and_writable)
             for (size_t off = 0; off < rounded; off += 4093)
                 CHECK_EQ(p[off], 0, "byte %zu of gc_alloc(%zu)", off, size);
             CHECK_PTR_EQ(gc_base(p + size - 1), p, "gc_base(base + size - 1) for size %zu", size);
-            CHECK_PTR_EQ(gc_base(p + rounded - 1), p, "gc_base(base + gc_size - 1) for size %zu", size);
+            CHECK_PTR_EQ(gc_base(p + rounded - 1), p, "gc_base(base + gc_size - 1) for size %zu",
+                         size);
             CHECK_PTR_EQ(gc_base(p + size / 2), p, "gc_base(base + size/2) for size %zu", size);
             CHECK_EQ(gc_size(p + size / 2), rounded, "gc_size(base + size/2) for size %zu", size);
             memset(p, 0x5C, rounded); // writable throughout
@@ -415,7 +420,8 @@ Test(alloc, zero_size_allocation_returns_non_null)
     CHECK(b != NULL, "gc_alloc(0, false) returned NULL");
     // The heap still works around them.
     void *c = gc_alloc(16, true);
-    CHECK(c != NULL && gc_base(c) == c, "gc_alloc(16) after gc_alloc(0): %p, base %p", c, gc_base(c));
+    CHECK(c != NULL && gc_base(c) == c, "gc_alloc(16) after gc_alloc(0): %p, base %p", c,
+          gc_base(c));
 }
 
 // ----------------------------------------------------------------- ENOMEM
@@ -441,8 +447,8 @@ Test(alloc, impossible_sizes_fail_with_enomem_and_heap_stays_usable)
     static const size_t sizes[] = {
         SIZE_MAX,
         SIZE_MAX - 1,
-        SIZE_MAX - 8191,        // overflows when rounded up to a page
-        SIZE_MAX - 4 * 8192,    // overflows when a span header or chunk is added
+        SIZE_MAX - 8191,     // overflows when rounded up to a page
+        SIZE_MAX - 4 * 8192, // overflows when a span header or chunk is added
         SIZE_MAX / 2,
         SIZE_MAX / 2 + 1,
         (size_t)1 << 62,
@@ -490,7 +496,8 @@ Test(alloc, mmap_failure_under_rlimit_as_gives_enomem)
         errno = 0;
         void *p = gc_alloc((size_t)1 << 30, kind == 0);
         int err = errno;
-        CHECK(p == NULL, "gc_alloc(1 GiB, %d) with 256 MiB of address space left: expected NULL, got %p",
+        CHECK(p == NULL,
+              "gc_alloc(1 GiB, %d) with 256 MiB of address space left: expected NULL, got %p",
               kind == 0, p);
         CHECK_EQ(err, ENOMEM, "errno after gc_alloc(1 GiB, %d) under RLIMIT_AS", kind == 0);
     }
@@ -526,9 +533,11 @@ Test(alloc, stats_count_allocations_of_a_class)
     gc_stats s1 = get_stats();
     CHECK_EQ(s1.mallocs - s0.mallocs, N, "mallocs increase after %d allocations", N);
     CHECK_EQ(s1.heap_objects - s0.heap_objects, N, "heap_objects increase");
-    CHECK_EQ(s1.heap_alloc - s0.heap_alloc, (uint64_t)N * cs, "heap_alloc increase (class size %zu)", cs);
+    CHECK_EQ(s1.heap_alloc - s0.heap_alloc, (uint64_t)N * cs,
+             "heap_alloc increase (class size %zu)", cs);
     CHECK_EQ(s1.total_alloc - s0.total_alloc, (uint64_t)N * cs, "total_alloc increase");
-    CHECK_EQ(s1.by_size[CLASS].mallocs - s0.by_size[CLASS].mallocs, N, "by_size[%d].mallocs increase", CLASS);
+    CHECK_EQ(s1.by_size[CLASS].mallocs - s0.by_size[CLASS].mallocs, N,
+             "by_size[%d].mallocs increase", CLASS);
     CHECK_EQ(s1.frees, s0.frees, "frees without any sweep");
     CHECK_CMP(s1.heap_sys, >=, s1.heap_alloc, "heap_sys vs heap_alloc");
     CHECK_CMP(s1.heap_inuse, >=, s1.heap_alloc, "heap_inuse vs heap_alloc");
@@ -563,10 +572,12 @@ Test(alloc, stats_count_large_objects_in_class_0)
     for (int i = 0; i < 3; i++)
         cr_assert(gc_alloc(40000, i % 2 == 0) != NULL);
     gc_stats s1 = get_stats();
-    CHECK_EQ(s1.by_size[0].mallocs - s0.by_size[0].mallocs, 3, "by_size[0].mallocs after 3 large objects");
+    CHECK_EQ(s1.by_size[0].mallocs - s0.by_size[0].mallocs, 3,
+             "by_size[0].mallocs after 3 large objects");
     CHECK_EQ(s1.mallocs - s0.mallocs, 3, "mallocs after 3 large objects");
     CHECK_EQ(s1.heap_objects - s0.heap_objects, 3, "heap_objects after 3 large objects");
-    CHECK_EQ(s1.heap_alloc - s0.heap_alloc, 3 * 40960, "heap_alloc after 3 large objects of 40000 bytes (5 pages)");
+    CHECK_EQ(s1.heap_alloc - s0.heap_alloc, 3 * 40960,
+             "heap_alloc after 3 large objects of 40000 bytes (5 pages)");
     CHECK_EQ(s1.total_alloc - s0.total_alloc, 3 * 40960, "total_alloc after 3 large objects");
     CHECK_CMP(s1.heap_sys, >=, s1.heap_alloc, "heap_sys vs heap_alloc");
 }
@@ -587,7 +598,8 @@ Test(alloc, stats_count_tiny_allocations_as_in_go)
     gc_stats s[2];
     run_in_thread(tiny_stats_thread, s);
     CHECK_EQ(s[1].mallocs - s[0].mallocs, 16, "mallocs after 16 tiny allocations");
-    CHECK_EQ(s[1].tiny_allocs - s[0].tiny_allocs, 15, "tiny_allocs (served inside an existing block)");
+    CHECK_EQ(s[1].tiny_allocs - s[0].tiny_allocs, 15,
+             "tiny_allocs (served inside an existing block)");
     CHECK_EQ(s[1].heap_objects - s[0].heap_objects, 1, "heap_objects (one block)");
     CHECK_EQ(s[1].heap_alloc - s[0].heap_alloc, 16, "heap_alloc (one 16-byte block)");
     CHECK_EQ(s[1].frees - s[0].frees, 15, "frees (counts tiny allocations inside a block, as Go)");

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,38 +32,51 @@
 // are cheap enough for loops over millions of bytes. The trailing arguments
 // are a printf-style context ("size %zu", size).
 
-#define CHECK(cond, ...)                                                      \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            char chk_ctx_[512];                                               \
-            snprintf(chk_ctx_, sizeof chk_ctx_, __VA_ARGS__);                 \
-            cr_assert_fail("%s: check failed: %s", chk_ctx_, #cond);          \
-        }                                                                     \
+// Formats the context of a failed check (vasprintf: never truncates).
+static inline __attribute__((format(printf, 1, 2))) char *chk_format(const char *fmt, ...)
+{
+    va_list ap;
+    char *s = NULL;
+    va_start(ap, fmt);
+    if (vasprintf(&s, fmt, ap) < 0)
+        s = NULL;
+    va_end(ap);
+    return s != NULL ? s : (char *)"(no memory for the message)";
+}
+
+#define CHECK(cond, ...)                                                            \
+    do {                                                                            \
+        if (!(cond)) {                                                              \
+            cr_assert_fail("%s: check failed: %s", chk_format(__VA_ARGS__), #cond); \
+        }                                                                           \
     } while (0)
 
 // Compares two integer-valued expressions (pointers included) as unsigned
 // 64-bit numbers with operator op; prints both sides in decimal and hex.
-#define CHECK_CMP(actual, op, expected, ...)                                  \
-    do {                                                                      \
-        uintmax_t chk_a_ = (uintmax_t)(actual);                               \
-        uintmax_t chk_e_ = (uintmax_t)(expected);                             \
-        if (!(chk_a_ op chk_e_)) {                                            \
-            char chk_ctx_[512];                                               \
-            snprintf(chk_ctx_, sizeof chk_ctx_, __VA_ARGS__);                 \
-            cr_assert_fail("%s: expected %s %s %s, i.e. %s %ju (%#jx); "     \
-                           "actual %ju (%#jx)",                               \
-                           chk_ctx_, #actual, #op, #expected, #op, chk_e_,    \
-                           chk_e_, chk_a_, chk_a_);                           \
-        }                                                                     \
+#define CHECK_CMP(actual, op, expected, ...)                                                      \
+    do {                                                                                          \
+        uintmax_t chk_a_ = (uintmax_t)(actual);                                                   \
+        uintmax_t chk_e_ = (uintmax_t)(expected);                                                 \
+        if (!(chk_a_ op chk_e_)) {                                                                \
+            cr_assert_fail("%s: expected %s %s %s, i.e. %s %ju (%#jx); "                          \
+                           "actual %ju (%#jx)",                                                   \
+                           chk_format(__VA_ARGS__), #actual, #op, #expected, #op, chk_e_, chk_e_, \
+                           chk_a_, chk_a_);                                                       \
+        }                                                                                         \
     } while (0)
 
 #define CHECK_EQ(actual, expected, ...) CHECK_CMP(actual, ==, expected, __VA_ARGS__)
 
-// Pointers compared through uintptr_t (avoids pointer-to-integer casts of
-// different width on any platform).
-#define CHECK_PTR_EQ(actual, expected, ...)                                   \
-    CHECK_CMP((uintptr_t)(const void *)(actual), ==,                          \
-              (uintptr_t)(const void *)(expected), __VA_ARGS__)
+// Pointer equality; prints both pointers.
+#define CHECK_PTR_EQ(actual, expected, ...)                                                      \
+    do {                                                                                         \
+        const void *chk_pa_ = (const void *)(actual);                                            \
+        const void *chk_pe_ = (const void *)(expected);                                          \
+        if (chk_pa_ != chk_pe_) {                                                                \
+            cr_assert_fail("%s: expected %s == %s, i.e. %p; actual %p", chk_format(__VA_ARGS__), \
+                           #actual, #expected, chk_pe_, chk_pa_);                                \
+        }                                                                                        \
+    } while (0)
 
 // ------------------------------------------------------ Go's size classes
 //
@@ -70,18 +84,17 @@
 // columns bytes/obj and pages).
 
 #define TEST_NUM_CLASSES 68
-#define TEST_PAGE_SIZE 8192u
-#define TEST_MAX_SMALL 32768u
+#define TEST_PAGE_SIZE   8192u
+#define TEST_MAX_SMALL   32768u
 
 static inline uint32_t class_size(int c)
 {
     static const uint32_t sizes[TEST_NUM_CLASSES] = {
-        0,     8,     16,    24,    32,    48,    64,    80,    96,    112,
-        128,   144,   160,   176,   192,   208,   224,   240,   256,   288,
-        320,   352,   384,   416,   448,   480,   512,   576,   640,   704,
-        768,   896,   1024,  1152,  1280,  1408,  1536,  1792,  2048,  2304,
-        2688,  3072,  3200,  3456,  4096,  4864,  5376,  6144,  6528,  6784,
-        6912,  8192,  9472,  9728,  10240, 10880, 12288, 13568, 14336, 16384,
+        0,     8,     16,    24,    32,    48,    64,    80,    96,    112,   128,   144,
+        160,   176,   192,   208,   224,   240,   256,   288,   320,   352,   384,   416,
+        448,   480,   512,   576,   640,   704,   768,   896,   1024,  1152,  1280,  1408,
+        1536,  1792,  2048,  2304,  2688,  3072,  3200,  3456,  4096,  4864,  5376,  6144,
+        6528,  6784,  6912,  8192,  9472,  9728,  10240, 10880, 12288, 13568, 14336, 16384,
         18432, 19072, 20480, 21760, 24576, 27264, 28672, 32768,
     };
     return sizes[c];
@@ -91,8 +104,8 @@ static inline uint32_t class_size(int c)
 static inline uint32_t class_pages(int c)
 {
     static const uint8_t pages[TEST_NUM_CLASSES] = {
-        0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 2, 1, 2, 1, 3, 2, 3, 1, 3,
+        0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  1, 1, 1,
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 2, 1, 2, 1, 3, 2,  3, 1, 3,
         2, 3, 4, 5, 6, 1, 7, 6, 5, 4, 3, 5, 7, 2, 9, 7, 5, 8, 3, 10, 7, 4,
     };
     return pages[c];
@@ -159,8 +172,7 @@ static inline uint64_t test_seed(void)
         seed = (uint64_t)time(NULL) * 2654435761u ^ (uint64_t)getpid() << 32;
     if (seed == 0)
         seed = 1;
-    cr_log_info("seed %" PRIu64 " (replay with GCHEAP_TEST_SEED=%" PRIu64 ")",
-                seed, seed);
+    cr_log_info("seed %" PRIu64 " (replay with GCHEAP_TEST_SEED=%" PRIu64 ")", seed, seed);
     return seed;
 }
 
