@@ -47,6 +47,14 @@
 // chunks each, allocated on grow. Each chunk also keeps a scavenged bitmap,
 // unused (always zero) until gcheap has a scavenger, as in Go's pallocData.
 //
+// Metadata cost: 136 bytes per 4 MiB chunk (0.003%), plus the summary
+// pages above it. A zeroed struct page_alloc is valid and empty (grow
+// initialises it); address 0 is never grown, so 0 can mean "no run".
+//
+// Cost (2-vCPU VM, -O2, noisy): a 1-page alloc+free pair ~125-200 ns on an
+// empty heap, ~275-400 ns among random 1..8-page holes; the time goes to
+// re-summarising the chunk and re-merging 4 levels of 8 summaries.
+//
 // Locking: none; the owner's lock (mheap.lock) covers every call.
 #include "pagealloc.h"
 
@@ -64,13 +72,13 @@ _Static_assert(sizeof(uintptr_t) == 8, "the page allocator assumes a 64-bit addr
 _Static_assert(GCH_PALLOC_CHUNK_BYTES == (uintptr_t)GCH_PALLOC_CHUNK_PAGES * GCH_PAGE_SIZE,
                "pagealloc.h hard-codes the page shift");
 
-#define GCH_PALLOC_LOG_CHUNK     22 // log2(GCH_PALLOC_CHUNK_BYTES)
-#define GCH_PALLOC_WORDS         (GCH_PALLOC_CHUNK_PAGES / 64)
-#define GCH_PALLOC_MAX_ADDR      ((uintptr_t)1 << GCH_PALLOC_ADDR_BITS)
+#define GCH_PALLOC_LOG_CHUNK 22 // log2(GCH_PALLOC_CHUNK_BYTES)
+#define GCH_PALLOC_WORDS     (GCH_PALLOC_CHUNK_PAGES / 64)
+#define GCH_PALLOC_MAX_ADDR  ((uintptr_t)1 << GCH_PALLOC_ADDR_BITS)
 // Chunk index = L1 (13 bits) . L2 (13 bits): an L2 block is 8192 chunks
 // (32 GiB of heap, 1 MiB of bitmaps) and the L1 array is 64 KiB.
-#define GCH_PALLOC_L2_BITS       13
-#define GCH_PALLOC_L1_BITS       (GCH_PALLOC_ADDR_BITS - GCH_PALLOC_LOG_CHUNK - GCH_PALLOC_L2_BITS)
+#define GCH_PALLOC_L2_BITS 13
+#define GCH_PALLOC_L1_BITS (GCH_PALLOC_ADDR_BITS - GCH_PALLOC_LOG_CHUNK - GCH_PALLOC_L2_BITS)
 // Summary fields: 21 bits, enough for 2^21 - 1; 2^21 (a free root entry)
 // is bit 63 alone.
 #define GCH_PALLOC_SUM_BITS      21
@@ -82,14 +90,15 @@ _Static_assert(GCH_PALLOC_LOG_CHUNK == GCH_PAGE_SHIFT + 9, "a chunk is 512 pages
 
 // Per level: bits of index the level adds, and log2 of the bytes one entry
 // covers. Level 4 is the leaf (one chunk).
-static const unsigned pagealloc_level_bits[GCH_PALLOC_SUMMARY_LEVELS] = { 14, 3, 3, 3, 3 };
-static const unsigned pagealloc_level_shift[GCH_PALLOC_SUMMARY_LEVELS] = { 34, 31, 28, 25, 22 };
+static const unsigned pagealloc_level_bits[GCH_PALLOC_SUMMARY_LEVELS] = {14, 3, 3, 3, 3};
+static const unsigned pagealloc_level_shift[GCH_PALLOC_SUMMARY_LEVELS] = {34, 31, 28, 25, 22};
 _Static_assert(14 + 4 * 3 + GCH_PALLOC_LOG_CHUNK == GCH_PALLOC_ADDR_BITS, "levels cover 48 bits");
 _Static_assert(34 - GCH_PAGE_SHIFT == GCH_PALLOC_SUM_BITS, "a free root entry is 2^21 pages");
 
-// One chunk's bitmaps (Go's pallocData).
-//   [C1] bit i of palloc_bits[w] == 1  <=>  page 64w + i of the chunk in use
-//   [C2] scavenged == 0 (reserved for a scavenger: 1 = returned to the OS)
+// One chunk's bitmaps (Go's pallocData). Bit i of palloc_bits[w] is page
+// 64w + i of the chunk, 1 = in use. scavenged is for a future scavenger
+// (1 = returned to the OS); until then:
+//   [C1] scavenged == 0
 struct palloc_data {
     uint64_t palloc_bits[GCH_PALLOC_WORDS];
     uint64_t scavenged[GCH_PALLOC_WORDS];
@@ -113,21 +122,11 @@ static inline uint64_t pagealloc_pack_sum(uint64_t start, uint64_t max, uint64_t
     return start | max << GCH_PALLOC_SUM_BITS | end << (2 * GCH_PALLOC_SUM_BITS);
 }
 
-static inline uint64_t pagealloc_sum_start(uint64_t s)
-{
-    return s & GCH_PALLOC_SUM_FULL_ROOT ? GCH_PALLOC_SUM_MAX : s & GCH_PALLOC_SUM_MASK;
-}
-
-static inline uint64_t pagealloc_sum_max(uint64_t s)
+// Field k of a summary: 0 start, 1 max, 2 end.
+static inline uint64_t pagealloc_sum_field(uint64_t s, unsigned k)
 {
     return s & GCH_PALLOC_SUM_FULL_ROOT ? GCH_PALLOC_SUM_MAX
-                                        : (s >> GCH_PALLOC_SUM_BITS) & GCH_PALLOC_SUM_MASK;
-}
-
-static inline uint64_t pagealloc_sum_end(uint64_t s)
-{
-    return s & GCH_PALLOC_SUM_FULL_ROOT ? GCH_PALLOC_SUM_MAX
-                                        : (s >> (2 * GCH_PALLOC_SUM_BITS)) & GCH_PALLOC_SUM_MASK;
+                                        : (s >> (k * GCH_PALLOC_SUM_BITS)) & GCH_PALLOC_SUM_MASK;
 }
 
 // Pages under one entry of level l.
@@ -136,37 +135,49 @@ static inline uint64_t pagealloc_level_pages(int l)
     return (uint64_t)1 << (pagealloc_level_shift[l] - GCH_PAGE_SHIFT);
 }
 
+static inline void pagealloc_unpack_sum(uint64_t s, uint64_t *start, uint64_t *max, uint64_t *end)
+{
+    *start = pagealloc_sum_field(s, 0);
+    *max = pagealloc_sum_field(s, 1);
+    *end = pagealloc_sum_field(s, 2);
+}
+
 // Returns the summary of n adjacent entries, each covering child_pages pages
 // (Go's mergeSummaries).
 static uint64_t pagealloc_merge_summaries(const uint64_t *sums, size_t n, uint64_t child_pages)
 {
-    uint64_t start = pagealloc_sum_start(sums[0]);
-    uint64_t max = pagealloc_sum_max(sums[0]);
-    uint64_t end = pagealloc_sum_end(sums[0]);
+    uint64_t start, max, end;
+    pagealloc_unpack_sum(sums[0], &start, &max, &end);
     for (size_t i = 1; i < n; i++) {
-        uint64_t si = pagealloc_sum_start(sums[i]);
-        uint64_t mi = pagealloc_sum_max(sums[i]);
-        uint64_t ei = pagealloc_sum_end(sums[i]);
+        uint64_t si, mi, ei;
+        pagealloc_unpack_sum(sums[i], &si, &mi, &ei);
         if (start == i * child_pages) // everything so far is free
             start += si;
-        if (end + si > max) max = end + si;
-        if (mi > max) max = mi;
+        uint64_t across = end + si;
+        max = across > max ? across : max;
+        max = mi > max ? mi : max;
         end = ei == child_pages ? end + child_pages : ei;
     }
     return pagealloc_pack_sum(start, max, end);
 }
 
-// Longest run of 0 bits strictly between the lowest and highest 1 bit of x
-// (x != 0). Each round of the loop shortens every run by one.
-static unsigned pagealloc_inner_run(uint64_t x)
+// Returns the longer of max and the longest run of 0 bits strictly between
+// the lowest and highest 1 bit of x (x != 0). Runs are first cut down by max
+// (doubling shifts), so a word that cannot beat max costs a few steps.
+static uint64_t pagealloc_inner_max(uint64_t x, uint64_t max)
 {
     unsigned lo = (unsigned)__builtin_ctzll(x), hi = 63 - (unsigned)__builtin_clzll(x);
-    if (hi - lo < 2) return 0;
-    uint64_t free = ~x & (((uint64_t)1 << hi) - 1) & ~(((uint64_t)2 << lo) - 1);
-    unsigned n = 0;
-    for (; free != 0; n++)
-        free &= free >> 1;
-    return n;
+    uint64_t m = ~x & (((uint64_t)1 << hi) - 1) & ~(((uint64_t)2 << lo) - 1);
+    // Bit i of m stays set while pages i .. i+len-1 are all free.
+    uint64_t len = 1;
+    while (len <= max && m != 0) {
+        uint64_t s = len < max + 1 - len ? len : max + 1 - len;
+        m &= m >> s;
+        len += s;
+    }
+    for (; m != 0; len++)
+        m &= m >> 1;
+    return len - 1 > max ? len - 1 : max;
 }
 
 // Returns the leaf summary of a chunk's bitmap (Go's pallocBits.summarize).
@@ -186,19 +197,19 @@ static uint64_t pagealloc_summarize(const uint64_t bits[GCH_PALLOC_WORDS])
             start = run;
             in_start = false;
         }
-        if (run > max) max = run;
-        // Only look inside the word if its free pages could beat max.
-        unsigned inner_free = 64 - lo - hi - (unsigned)__builtin_popcountll(x);
-        if (inner_free > max) {
-            unsigned r = pagealloc_inner_run(x);
-            if (r > max) max = r;
-        }
+        if (run > max)
+            max = run;
+        // Only look inside the word if the gap between its lowest and
+        // highest used page could beat max.
+        if (62 - (int)lo - (int)hi > (int)max)
+            max = pagealloc_inner_max(x, max);
         run = hi;
     }
     if (in_start)
         return pagealloc_pack_sum(GCH_PALLOC_CHUNK_PAGES, GCH_PALLOC_CHUNK_PAGES,
                                   GCH_PALLOC_CHUNK_PAGES);
-    if (run > max) max = run;
+    if (run > max)
+        max = run;
     return pagealloc_pack_sum(start, max, run);
 }
 
@@ -243,7 +254,8 @@ static int pagealloc_bits_find(const uint64_t bits[GCH_PALLOC_WORDS], unsigned n
             continue;
         }
         unsigned lo = x == 0 ? 64 : (unsigned)__builtin_ctzll(x);
-        if (size + lo >= npages) return (int)(w * 64 - size);
+        if (size + lo >= npages)
+            return (int)(w * 64 - size);
         if (npages <= 64 && x != 0) {
             // Bit i of m ends up set iff pages i .. i+npages-1 of this
             // word are free: widen the runs by doubling.
@@ -253,7 +265,8 @@ static int pagealloc_bits_find(const uint64_t bits[GCH_PALLOC_WORDS], unsigned n
                 m &= m >> s;
                 k += s;
             }
-            if (m != 0) return (int)(w * 64 + (unsigned)__builtin_ctzll(m));
+            if (m != 0)
+                return (int)(w * 64 + (unsigned)__builtin_ctzll(m));
         }
         size = x == 0 ? size + 64 : (unsigned)__builtin_clzll(x);
     }
@@ -277,7 +290,8 @@ static uintptr_t pagealloc_find(const struct page_alloc *p, size_t npages, uintp
         // Entries before search_addr's hold no free page [P5]. We only
         // descend into entries at or after it, so j stays within the block.
         uintptr_t j = p->search_addr >> shift;
-        if (j < first) j = first;
+        if (j < first)
+            j = first;
         uint64_t entry_pages = pagealloc_level_pages(l);
         uintptr_t size = 0, base = 0; // the free run carried into entry j
         bool seen = false;
@@ -290,19 +304,20 @@ static uintptr_t pagealloc_find(const struct page_alloc *p, size_t npages, uintp
             uintptr_t ebase = j << shift;
             bool first_with_free = !seen;
             seen = true;
-            if (first_with_free && !ff_final && ebase > ff) ff = ebase;
-            uint64_t start = pagealloc_sum_start(sum);
+            if (first_with_free && !ff_final && ebase > ff)
+                ff = ebase;
+            uint64_t start = pagealloc_sum_field(sum, 0);
             if (size + start >= npages) {
                 *first_free = ff;
                 return size == 0 ? ebase : base;
             }
-            if (pagealloc_sum_max(sum) >= npages) {
+            if (pagealloc_sum_field(sum, 1) >= npages) {
                 ff_final |= !first_with_free;
                 block = j;
                 goto descend;
             }
             if (size == 0 || start < entry_pages) {
-                size = pagealloc_sum_end(sum);
+                size = pagealloc_sum_field(sum, 2);
                 base = ebase + ((uintptr_t)1 << shift) - (size << GCH_PAGE_SHIFT);
             } else {
                 size += start;
@@ -321,7 +336,8 @@ descend:;
     const uint64_t *bits = pagealloc_chunk_of(p, block)->palloc_bits;
     int i = pagealloc_bits_find(bits, (unsigned)npages, from);
     assert(GCH_DEBUG < 1 || i >= 0);
-    if (!ff_final) ff = cbase + ((uintptr_t)pagealloc_bits_find(bits, 1, from) << GCH_PAGE_SHIFT);
+    if (!ff_final)
+        ff = cbase + ((uintptr_t)pagealloc_bits_find(bits, 1, from) << GCH_PAGE_SHIFT);
     *first_free = ff;
     return cbase + ((uintptr_t)i << GCH_PAGE_SHIFT);
 }
@@ -342,7 +358,8 @@ static void pagealloc_update_parents(struct page_alloc *p, uintptr_t lo, uintptr
             changed |= s != p->summary[l][i];
             p->summary[l][i] = s;
         }
-        if (!changed) return;
+        if (!changed)
+            return;
     }
 }
 
@@ -358,7 +375,10 @@ static void pagealloc_mark(struct page_alloc *p, uintptr_t base, size_t npages, 
     if (sc == ec) {
         uint64_t *bits = pagealloc_chunk_of(p, sc)->palloc_bits;
         pagealloc_bits_set(bits, si, (unsigned)npages, used);
+        uint64_t old = leaf[sc];
         leaf[sc] = pagealloc_summarize(bits);
+        if (leaf[sc] == old) // e.g. a small hole filled: the parents stand
+            return;
     } else {
         uint64_t *bits = pagealloc_chunk_of(p, sc)->palloc_bits;
         pagealloc_bits_set(bits, si, GCH_PALLOC_CHUNK_PAGES - si, used);
@@ -381,8 +401,9 @@ static void pagealloc_mark(struct page_alloc *p, uintptr_t base, size_t npages, 
     pagealloc_update_parents(p, sc, ec);
 }
 
-// Returns the index of the grown range holding addr, or in_use_len.
-static size_t pagealloc_range_of(const struct page_alloc *p, uintptr_t addr)
+// Returns the index of the first grown range whose limit is above addr
+// (in_use_len if none).
+static size_t pagealloc_range_above(const struct page_alloc *p, uintptr_t addr)
 {
     size_t lo = 0, hi = p->in_use_len;
     while (lo < hi) {
@@ -392,14 +413,21 @@ static size_t pagealloc_range_of(const struct page_alloc *p, uintptr_t addr)
         else
             hi = mid;
     }
-    return lo < p->in_use_len && p->in_use[lo].base <= addr ? lo : p->in_use_len;
+    return lo;
 }
 
 // Does [base, limit) lie inside one grown range?
 static bool pagealloc_is_grown(const struct page_alloc *p, uintptr_t base, uintptr_t limit)
 {
-    size_t k = pagealloc_range_of(p, base);
-    return k < p->in_use_len && limit <= p->in_use[k].limit;
+    size_t k = pagealloc_range_above(p, base);
+    return k < p->in_use_len && p->in_use[k].base <= base && limit <= p->in_use[k].limit;
+}
+
+// Does any grown range overlap [base, limit)?
+static bool pagealloc_covers(const struct page_alloc *p, uintptr_t base, uintptr_t limit)
+{
+    size_t k = pagealloc_range_above(p, base);
+    return k < p->in_use_len && p->in_use[k].base < limit;
 }
 
 // Reports corruption or misuse with the values involved, then aborts (a
@@ -419,7 +447,8 @@ __attribute__((noreturn, format(printf, 1, 2))) static void pagealloc_throw(cons
 static void pagealloc_check(const struct page_alloc *p)
 {
     char why[256];
-    if (!gch_pagealloc_verify(p, why, sizeof why)) pagealloc_throw("corrupt: %s", why);
+    if (!gch_pagealloc_verify(p, why, sizeof why))
+        pagealloc_throw("corrupt: %s", why);
 }
 
 // ----------------------------------------------------------- interface
@@ -441,7 +470,8 @@ uintptr_t gch_pagealloc_alloc(struct page_alloc *p, size_t npages)
     // If the run began at the first free page, everything below its end is
     // now in use.
     p->search_addr = ff == base ? base + ((uintptr_t)npages << GCH_PAGE_SHIFT) : ff;
-    if (GCH_DEBUG >= 3) pagealloc_check(p);
+    if (GCH_DEBUG >= 3)
+        pagealloc_check(p);
     return base;
 }
 
@@ -454,15 +484,19 @@ void gch_pagealloc_free(struct page_alloc *p, uintptr_t base, size_t npages)
                         (unsigned long long)base);
     pagealloc_mark(p, base, npages, false);
     p->free_pages += npages;
-    if (base < p->search_addr) p->search_addr = base;
-    if (GCH_DEBUG >= 3) pagealloc_check(p);
+    if (base < p->search_addr)
+        p->search_addr = base;
+    if (GCH_DEBUG >= 3)
+        pagealloc_check(p);
 }
 
 bool gch_pagealloc_in_use(const struct page_alloc *p, uintptr_t addr)
 {
-    if (p->chunks == NULL || addr >= GCH_PALLOC_MAX_ADDR) return false;
+    if (p->chunks == NULL || addr >= GCH_PALLOC_MAX_ADDR)
+        return false;
     uintptr_t ci = addr >> GCH_PALLOC_LOG_CHUNK;
-    if (p->chunks[ci >> GCH_PALLOC_L2_BITS] == NULL) return false;
+    if (p->chunks[ci >> GCH_PALLOC_L2_BITS] == NULL)
+        return false;
     // Chunks never grown have all-zero bitmaps [P7], so they read as free.
     unsigned i = (unsigned)(addr >> GCH_PAGE_SHIFT) % GCH_PALLOC_CHUNK_PAGES;
     return (pagealloc_chunk_of(p, ci)->palloc_bits[i / 64] >> (i % 64)) & 1;
@@ -499,12 +533,15 @@ bool gch_pagealloc_init(struct page_alloc *p)
     size_t page = gch_os_page_size();
     for (int l = 0; l < GCH_PALLOC_SUMMARY_LEVELS; l++) {
         p->summary[l] = gch_os_reserve(pagealloc_level_bytes(l), page);
-        if (p->summary[l] == NULL) goto fail;
+        if (p->summary[l] == NULL)
+            goto fail;
     }
-    if (!gch_os_commit(p->summary[0], pagealloc_level_bytes(0))) goto fail;
+    if (!gch_os_commit(p->summary[0], pagealloc_level_bytes(0)))
+        goto fail;
     p->chunks = gch_os_alloc(GCH_PALLOC_L1_BYTES);
     p->in_use = gch_os_alloc(page);
-    if (p->chunks == NULL || p->in_use == NULL) goto fail;
+    if (p->chunks == NULL || p->in_use == NULL)
+        goto fail;
     p->in_use_cap = page / sizeof(struct palloc_range);
     p->search_addr = GCH_PALLOC_MAX_ADDR; // nothing is free yet
     return true;
@@ -517,13 +554,16 @@ fail:
 void gch_pagealloc_destroy(struct page_alloc *p)
 {
     for (int l = 0; l < GCH_PALLOC_SUMMARY_LEVELS; l++)
-        if (p->summary[l] != NULL) gch_os_unreserve(p->summary[l], pagealloc_level_bytes(l));
+        if (p->summary[l] != NULL)
+            gch_os_unreserve(p->summary[l], pagealloc_level_bytes(l));
     if (p->chunks != NULL) {
         for (size_t i = 0; i < ((size_t)1 << GCH_PALLOC_L1_BITS); i++)
-            if (p->chunks[i] != NULL) gch_os_free(p->chunks[i], GCH_PALLOC_L2_BYTES);
+            if (p->chunks[i] != NULL)
+                gch_os_free(p->chunks[i], GCH_PALLOC_L2_BYTES);
         gch_os_free(p->chunks, GCH_PALLOC_L1_BYTES);
     }
-    if (p->in_use != NULL) gch_os_free(p->in_use, p->in_use_cap * sizeof(struct palloc_range));
+    if (p->in_use != NULL)
+        gch_os_free(p->in_use, p->in_use_cap * sizeof(struct palloc_range));
     memset(p, 0, sizeof *p);
 }
 
@@ -548,11 +588,13 @@ static void pagealloc_new_units(const struct page_alloc *p, size_t k, uintptr_t 
     if (k > 0) {
         pagealloc_units(p->in_use[k - 1].base, p->in_use[k - 1].limit, shift, elem, unit, &nlo,
                         &nhi);
-        if (nhi > *lo) *lo = nhi;
+        if (nhi > *lo)
+            *lo = nhi;
     }
     if (k < p->in_use_len) {
         pagealloc_units(p->in_use[k].base, p->in_use[k].limit, shift, elem, unit, &nlo, &nhi);
-        if (nlo < *hi) *hi = nlo;
+        if (nlo < *hi)
+            *hi = nlo;
     }
 }
 
@@ -588,7 +630,8 @@ undo:
     while (--l >= 1) {
         pagealloc_new_units(p, k, base, limit, pagealloc_level_shift[l], sizeof(uint64_t), page,
                             &lo, &hi);
-        if (lo < hi) gch_os_decommit((char *)p->summary[l] + lo * page, (hi - lo) * page);
+        if (lo < hi)
+            gch_os_decommit((char *)p->summary[l] + lo * page, (hi - lo) * page);
     }
     errno = ENOMEM;
     return false;
@@ -597,10 +640,12 @@ undo:
 // Makes room for one more in_use entry. Returns false on failure.
 static bool pagealloc_reserve_range_slot(struct page_alloc *p)
 {
-    if (p->in_use_len < p->in_use_cap) return true;
+    if (p->in_use_len < p->in_use_cap)
+        return true;
     size_t cap = p->in_use_cap * 2;
     struct palloc_range *r = gch_os_alloc(cap * sizeof *r);
-    if (r == NULL) return false;
+    if (r == NULL)
+        return false;
     memcpy(r, p->in_use, p->in_use_len * sizeof *r);
     gch_os_free(p->in_use, p->in_use_cap * sizeof *r);
     p->in_use = r;
@@ -614,16 +659,10 @@ bool gch_pagealloc_grow(struct page_alloc *p, uintptr_t base, size_t nbytes)
     assert(GCH_DEBUG < 1 ||
            (base != 0 && nbytes != 0 && base % GCH_PALLOC_CHUNK_BYTES == 0 &&
             nbytes % GCH_PALLOC_CHUNK_BYTES == 0 && limit > base && limit <= GCH_PALLOC_MAX_ADDR));
-    if (p->summary[0] == NULL && !gch_pagealloc_init(p)) return false;
+    if (p->summary[0] == NULL && !gch_pagealloc_init(p))
+        return false;
     // k: where the range goes in in_use (the first range above it).
-    size_t k = 0, hi = p->in_use_len;
-    while (k < hi) {
-        size_t mid = k + (hi - k) / 2;
-        if (p->in_use[mid].base < base)
-            k = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t k = pagealloc_range_above(p, base);
     assert(GCH_DEBUG < 1 || ((k == 0 || p->in_use[k - 1].limit <= base) &&
                              (k == p->in_use_len || p->in_use[k].base >= limit)));
     if (!pagealloc_reserve_range_slot(p) || !pagealloc_sys_grow(p, k, base, limit)) {
@@ -645,11 +684,12 @@ bool gch_pagealloc_grow(struct page_alloc *p, uintptr_t base, size_t nbytes)
         r[k].base = base;
     } else {
         memmove(&r[k + 1], &r[k], (p->in_use_len - k) * sizeof *r);
-        r[k] = (struct palloc_range){ base, limit };
+        r[k] = (struct palloc_range){base, limit};
         p->in_use_len++;
     }
     uintptr_t root_end = ((limit - 1) >> pagealloc_level_shift[0]) + 1;
-    if (root_end > p->root_limit) p->root_limit = root_end;
+    if (root_end > p->root_limit)
+        p->root_limit = root_end;
 
     // New chunks are all free. Their bitmaps are still zero: nothing writes
     // a chunk before it is grown.
@@ -661,41 +701,41 @@ bool gch_pagealloc_grow(struct page_alloc *p, uintptr_t base, size_t nbytes)
         leaf[c] = whole;
     pagealloc_update_parents(p, sc, ec);
     p->free_pages += nbytes >> GCH_PAGE_SHIFT;
-    if (base < p->search_addr) p->search_addr = base;
-    if (GCH_DEBUG >= 3) pagealloc_check(p);
+    if (base < p->search_addr)
+        p->search_addr = base;
+    if (GCH_DEBUG >= 3)
+        pagealloc_check(p);
     return true;
 }
 
 // ------------------------------------------------------------ verifier
 
-#define PAGEALLOC_FAIL(...)                                 \
-    do {                                                    \
-        if (whylen > 0) snprintf(why, whylen, __VA_ARGS__); \
-        return false;                                       \
+#define PAGEALLOC_FAIL(...)                     \
+    do {                                        \
+        if (whylen > 0)                         \
+            snprintf(why, whylen, __VA_ARGS__); \
+        return false;                           \
     } while (0)
 
 #define SUM_FMT "(start %llu, max %llu, end %llu)"
-#define SUM_ARGS(s)                                                                       \
-    (unsigned long long)pagealloc_sum_start(s), (unsigned long long)pagealloc_sum_max(s), \
-        (unsigned long long)pagealloc_sum_end(s)
+#define SUM_ARGS(s)                                                                               \
+    (unsigned long long)pagealloc_sum_field(s, 0), (unsigned long long)pagealloc_sum_field(s, 1), \
+        (unsigned long long)pagealloc_sum_field(s, 2)
 
-// Does any grown range overlap [base, limit)?
-static bool pagealloc_covers(const struct page_alloc *p, uintptr_t base, uintptr_t limit)
+// Like pagealloc_covers for [i << shift, (i + 1) << shift), for callers
+// stepping i upwards: *cur is the first range that may still overlap.
+static bool pagealloc_sweep_covers(const struct page_alloc *p, size_t *cur, uintptr_t i,
+                                   unsigned shift)
 {
-    size_t lo = 0, hi = p->in_use_len; // first range whose limit > base
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (p->in_use[mid].limit <= base)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < p->in_use_len && p->in_use[lo].base < limit;
+    while (*cur < p->in_use_len && p->in_use[*cur].limit <= i << shift)
+        (*cur)++;
+    return *cur < p->in_use_len && p->in_use[*cur].base < (i + 1) << shift;
 }
 
 bool gch_pagealloc_verify(const struct page_alloc *p, char *why, size_t whylen)
 {
-    if (whylen > 0) why[0] = '\0';
+    if (whylen > 0)
+        why[0] = '\0';
     if (p->summary[0] == NULL) {
         if (p->in_use_len != 0 || p->free_pages != 0)
             PAGEALLOC_FAIL("uninitialised allocator has %zu ranges and %zu free pages",
@@ -712,14 +752,14 @@ bool gch_pagealloc_verify(const struct page_alloc *p, char *why, size_t whylen)
                            (unsigned long long)r->base, (unsigned long long)r->limit);
     }
     // [P7]
+    size_t cur = 0;
     for (uintptr_t x = 0; x < ((uintptr_t)1 << GCH_PALLOC_L1_BITS); x++) {
-        unsigned s = GCH_PALLOC_LOG_CHUNK + GCH_PALLOC_L2_BITS;
-        bool want = pagealloc_covers(p, x << s, (x + 1) << s);
+        bool want = pagealloc_sweep_covers(p, &cur, x, GCH_PALLOC_LOG_CHUNK + GCH_PALLOC_L2_BITS);
         if (want != (p->chunks[x] != NULL))
             PAGEALLOC_FAIL("[P7] L2 block %llu: allocated %d, want %d", (unsigned long long)x,
                            p->chunks[x] != NULL, want);
     }
-    // [P1] [P4] [P5] [C2], chunk by chunk.
+    // [P1] [P4] [P5] [C1], chunk by chunk.
     const uint64_t *leaf = p->summary[GCH_PALLOC_SUMMARY_LEVELS - 1];
     size_t nfree = 0;
     for (size_t i = 0; i < p->in_use_len; i++) {
@@ -734,7 +774,7 @@ bool gch_pagealloc_verify(const struct page_alloc *p, char *why, size_t whylen)
             for (int w = 0; w < GCH_PALLOC_WORDS; w++) {
                 nfree += 64 - (size_t)__builtin_popcountll(d->palloc_bits[w]);
                 if (d->scavenged[w] != 0)
-                    PAGEALLOC_FAIL("[C2] chunk %#llx: scavenged word %d is %#llx",
+                    PAGEALLOC_FAIL("[C1] chunk %#llx: scavenged word %d is %#llx",
                                    (unsigned long long)cb, w, (unsigned long long)d->scavenged[w]);
             }
             if (cb < p->search_addr) {
@@ -757,6 +797,12 @@ bool gch_pagealloc_verify(const struct page_alloc *p, char *why, size_t whylen)
             uintptr_t hi = (p->in_use[r].limit - 1) >> pagealloc_level_shift[l];
             for (uintptr_t i = lo; i <= hi; i++) {
                 const uint64_t *kids = &p->summary[l + 1][i << b];
+                for (uintptr_t c = i << b; c < (i + 1) << b; c++)
+                    if (kids[c - (i << b)] != 0 &&
+                        !pagealloc_covers(p, c << cshift, (c + 1) << cshift))
+                        PAGEALLOC_FAIL(
+                            "[P3] level %d entry %#llx covers no grown chunk but is " SUM_FMT,
+                            l + 1, (unsigned long long)(c << cshift), SUM_ARGS(kids[c - (i << b)]));
                 uint64_t want =
                     pagealloc_merge_summaries(kids, (size_t)1 << b, pagealloc_level_pages(l + 1));
                 if (p->summary[l][i] != want)
@@ -764,19 +810,14 @@ bool gch_pagealloc_verify(const struct page_alloc *p, char *why, size_t whylen)
                                    ", children say " SUM_FMT,
                                    l, (unsigned long long)(i << pagealloc_level_shift[l]),
                                    SUM_ARGS(p->summary[l][i]), SUM_ARGS(want));
-                for (uintptr_t c = i << b; c < (i + 1) << b; c++)
-                    if (kids[c - (i << b)] != 0 &&
-                        !pagealloc_covers(p, c << cshift, (c + 1) << cshift))
-                        PAGEALLOC_FAIL(
-                            "[P3] level %d entry %#llx covers no grown chunk but is " SUM_FMT,
-                            l + 1, (unsigned long long)(c << cshift), SUM_ARGS(kids[c - (i << b)]));
             }
         }
     }
     // [P3] at the root, which the search scans up to root_limit.
     unsigned s0 = pagealloc_level_shift[0];
+    cur = 0;
     for (uintptr_t i = 0; i < ((uintptr_t)1 << pagealloc_level_bits[0]); i++) {
-        bool grown = pagealloc_covers(p, i << s0, (i + 1) << s0);
+        bool grown = pagealloc_sweep_covers(p, &cur, i, s0);
         if (grown && i >= p->root_limit)
             PAGEALLOC_FAIL("[P3] root entry %llu holds grown memory but root_limit is %zu",
                            (unsigned long long)i, p->root_limit);

@@ -15,8 +15,8 @@
 // A chunk is the unit of growth and of the bitmap: 512 pages = 4 MiB (Go's
 // pallocChunkPages, pallocChunkBytes). 512 pages make the bitmap eight
 // 64-bit words and a chunk's free run fit the 9-bit leaf summary.
-#define GCH_PALLOC_CHUNK_PAGES    512
-#define GCH_PALLOC_CHUNK_BYTES    ((uintptr_t)GCH_PALLOC_CHUNK_PAGES << 13)
+#define GCH_PALLOC_CHUNK_PAGES 512
+#define GCH_PALLOC_CHUNK_BYTES ((uintptr_t)GCH_PALLOC_CHUNK_PAGES << 13)
 
 // The radix tree of summaries: 5 levels over a 48-bit address space (Go's
 // summaryLevels, summaryL0Bits, summaryLevelBits). The root has 2^14
@@ -36,7 +36,8 @@ struct palloc_range; // a grown address range, defined in pagealloc.c
 //   [P1] summary[4][c] == summarize(chunk c's palloc_bits), c grown
 //   [P2] summary[l][i] == merge(summary[l+1][8i .. 8i+7]), l < 4, entry i
 //        covering any grown chunk
-//   [P3] summary[0][i] == 0 for root entries covering no grown chunk
+//   [P3] summary[l][i] == 0 for entries covering no grown chunk that a
+//        search reads: root entries and children of [P2] entries
 //   [P4] free_pages == number of 0 bits over all grown chunks
 //   [P5] every page of a grown chunk below search_addr is in use
 //   [P6] in_use[0 .. in_use_len) sorted, disjoint, not touching;
