@@ -193,7 +193,6 @@ struct mheap {
     uintptr_t cur_arena, cur_arena_end; // reserved, not yet committed
     struct mspan *span_free;            // free span structs; protected by lock
     AO_t sweepgen;                      // atomic; advanced by 2 in gc_sweep (STW)
-    bool pages_ok;                      // page allocator initialised; immutable after init
 };
 extern struct mheap gch_mheap;
 

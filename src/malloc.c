@@ -141,7 +141,8 @@ static void malloc_init_once(void)
     malloc_parse_gogc(getenv("GCHEAP_GOGC"));
     gch_mcentral_init();
     gch_mcache_init_key();
-    gch_mheap.pages_ok = gch_pagealloc_init(&gch_mheap.pages);
+    // The page allocator reserves its metadata on first growth (and
+    // retries there if the address space was short): nothing to do here.
 }
 
 void gch_init(void)

@@ -134,7 +134,7 @@ static bool mheap_register_arenas(uintptr_t base, size_t size)
 static bool mheap_grow(size_t npages)
 {
     struct mheap *h = &gch_mheap;
-    if (!h->pages_ok || npages > (GCH_MAX_ALLOC >> GCH_PAGE_SHIFT)) {
+    if (npages > (GCH_MAX_ALLOC >> GCH_PAGE_SHIFT)) {
         errno = ENOMEM;
         return false;
     }

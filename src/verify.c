@@ -116,7 +116,7 @@ bool gch_heap_verify(char *why, size_t whylen)
         why[0] = '\0';
 
     pthread_mutex_lock(&gch_mheap.lock);
-    bool pages_ok = !gch_mheap.pages_ok || gch_pagealloc_verify(&gch_mheap.pages, why, whylen);
+    bool pages_ok = gch_pagealloc_verify(&gch_mheap.pages, why, whylen);
     pthread_mutex_unlock(&gch_mheap.lock);
     if (!pages_ok)
         return false;
