@@ -74,6 +74,7 @@
  * ENVIRONMENT (read once, at the first call into the library)
  *
  *   GCHEAP_GOGC=N|off   initial GOGC (default 100), see gc_set_gogc.
+ *   GCHEAP_MEMLIMIT=N[B|KiB|MiB|GiB|TiB]|off   memory limit, see gc_set_limit.
  *   GCHEAP_DEBUG=k=v,...
  *       gctrace=1   one line per cycle on stderr, in the shape of Go's:
  *                   gc N @T s: M ms mark, S sweep, A->B MB, G MB goal, K threads
@@ -216,6 +217,20 @@ GCHEAP_API void gc_collect(void);
  * percent < 0 turns automatic collection off. Returns the previous value
  * (-1 for off). Default 100, or GCHEAP_GOGC. Threads: any. */
 GCHEAP_API int gc_set_gogc(int percent);
+
+/* gc_set_limit caps the memory the heap commits (heap_sys), as Go's
+ * SetMemoryLimit does, but as a hard limit: when an allocation would need
+ * the heap to grow past it, gcheap first collects (if a roots hook is set
+ * and no mark phase is running) and, if that does not make room, gc_alloc
+ * returns NULL with errno = ENOMEM. After the host drops objects and a
+ * collection frees them, allocation succeeds again. The heap grows in 4 MiB
+ * steps, so the usable limit is rounded down to a multiple of 4 MiB;
+ * metadata (span records, bitmaps, caches) is not counted. bytes ==
+ * SIZE_MAX means no limit (the default, or GCHEAP_MEMLIMIT in the
+ * environment: a number of bytes with an optional B, KiB, MiB, GiB or TiB
+ * suffix, or "off"). A limit below the current heap_sys only stops growth.
+ * Returns the previous limit. Threads: any. */
+GCHEAP_API size_t gc_set_limit(size_t bytes);
 
 /* -------------------------------------------------------------- statistics */
 

@@ -40,6 +40,22 @@
 #define GCH_ASSERT1(c) assert(GCH_DEBUG < 1 || (c))
 #define GCH_ASSERT2(c) assert(GCH_DEBUG < 2 || (c))
 
+// GCH_ASAN: built with AddressSanitizer (detected). GCH_VALGRIND: tell
+// Valgrind's memcheck about objects (make VALGRIND=1). Both 0 or 1.
+#if defined(__SANITIZE_ADDRESS__)
+#define GCH_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GCH_ASAN 1
+#endif
+#endif
+#ifndef GCH_ASAN
+#define GCH_ASAN 0
+#endif
+#ifndef GCH_VALGRIND
+#define GCH_VALGRIND 0
+#endif
+
 #define GCH_LIKELY(x) __builtin_expect(!!(x), 1)
 #define GCH_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define GCH_NOINLINE __attribute__((noinline))
@@ -68,6 +84,65 @@ static inline uint8_t gch_spanclass(unsigned sizeclass, bool noscan)
 }
 static inline unsigned gch_spanclass_sizeclass(uint8_t spc) { return spc >> 1; }
 static inline bool gch_spanclass_noscan(uint8_t spc) { return spc & 1; }
+
+// ------------------------------------------------------ memory checkers
+// Free slots are made inaccessible to the checkers and objects accessible
+// when handed out, so a host that uses an object after it was swept is
+// reported by ASan or memcheck. Everything compiles away in other builds.
+#if GCH_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+#if GCH_VALGRIND
+#include <valgrind/memcheck.h>
+#endif
+
+// [p, p + n) became an object (zeroed by the caller afterwards).
+static inline void gch_check_alloc(uintptr_t p, size_t n)
+{
+#if GCH_ASAN
+    ASAN_UNPOISON_MEMORY_REGION((void *)p, n);
+#endif
+#if GCH_VALGRIND
+    VALGRIND_MALLOCLIKE_BLOCK((void *)p, n, 0, 0);
+#endif
+    (void)p, (void)n;
+}
+
+// The object [p, p + n) was freed by a sweep.
+static inline void gch_check_free(uintptr_t p, size_t n)
+{
+#if GCH_ASAN
+    ASAN_POISON_MEMORY_REGION((void *)p, n);
+#endif
+#if GCH_VALGRIND
+    VALGRIND_FREELIKE_BLOCK((void *)p, 0);
+#endif
+    (void)p, (void)n;
+}
+
+// [p, p + n) holds no object (a new span's slots, a freed span).
+static inline void gch_check_noaccess(uintptr_t p, size_t n)
+{
+#if GCH_ASAN
+    ASAN_POISON_MEMORY_REGION((void *)p, n);
+#endif
+#if GCH_VALGRIND
+    VALGRIND_MAKE_MEM_NOACCESS((void *)p, n);
+#endif
+    (void)p, (void)n;
+}
+
+// gcheap itself is about to write [p, p + n) of a free slot (poisoning).
+static inline void gch_check_internal_write(uintptr_t p, size_t n)
+{
+#if GCH_ASAN
+    ASAN_UNPOISON_MEMORY_REGION((void *)p, n);
+#endif
+#if GCH_VALGRIND
+    VALGRIND_MAKE_MEM_UNDEFINED((void *)p, n);
+#endif
+    (void)p, (void)n;
+}
 
 // ------------------------------------------------------------------ span.c
 
@@ -193,6 +268,7 @@ struct mheap {
     uintptr_t cur_arena, cur_arena_end; // reserved, not yet committed
     struct mspan *span_free;            // free span structs; protected by lock
     AO_t sweepgen;                      // atomic; advanced by 2 in gc_sweep (STW)
+    AO_t limit;                         // atomic: heap_sys cap (gc_set_limit)
 };
 extern struct mheap gch_mheap;
 
@@ -333,7 +409,11 @@ extern size_t gch_gcwork_limit;
 
 // ----------------------------------------------------------------- mark.c
 
-enum gch_phase { GCH_PHASE_MUTATE = 0, GCH_PHASE_MARK = 1 };
+enum gch_phase {
+    GCH_PHASE_MUTATE = 0,
+    GCH_PHASE_MARK = 1,
+    GCH_PHASE_TERMINATE = 2, // gc_sweep is ending the mark phase: gc_mark is a host bug
+};
 
 // Global collector state.
 struct gch_gc {
@@ -403,6 +483,9 @@ GCH_NORETURN void gch_throw(const char *fmt, ...) __attribute__((format(printf, 
 // Runs an automatic collection if the pacer asks for one before an
 // allocation of extra bytes.
 void gch_maybe_collect(uint64_t extra);
+// Collects because the memory limit stops the heap from growing. Returns
+// false if it cannot (no roots hook, a mark phase running, inside a hook).
+bool gch_collect_for_limit(void);
 
 // ---------------------------------------------------------------- verify.c
 

@@ -132,6 +132,31 @@ static void malloc_parse_gogc(const char *env)
     AO_store(&gch_gc.gogc, (AO_t)(v < 0 ? -1 : v));
 }
 
+// GCHEAP_MEMLIMIT=N[B|KiB|MiB|GiB|TiB] or off (Go's GOMEMLIMIT syntax).
+static void malloc_parse_memlimit(const char *env)
+{
+    if (env == NULL || *env == '\0')
+        return;
+    if (strcmp(env, "off") == 0) {
+        AO_store(&gch_mheap.limit, (AO_t)SIZE_MAX);
+        return;
+    }
+    static const struct {
+        const char *suffix;
+        unsigned shift;
+    } units[] = {{"", 0}, {"B", 0}, {"KiB", 10}, {"MiB", 20}, {"GiB", 30}, {"TiB", 40}};
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(env, &end, 10);
+    for (size_t i = 0; end != env && errno == 0 && i < sizeof units / sizeof units[0]; i++) {
+        if (strcmp(end, units[i].suffix) == 0 && v <= (SIZE_MAX >> units[i].shift)) {
+            AO_store(&gch_mheap.limit, (AO_t)(v << units[i].shift));
+            return;
+        }
+    }
+    fprintf(stderr, "gcheap: ignoring malformed GCHEAP_MEMLIMIT '%s'\n", env);
+}
+
 static pthread_once_t malloc_once = PTHREAD_ONCE_INIT;
 
 static void malloc_init_once(void)
@@ -139,6 +164,7 @@ static void malloc_init_once(void)
     gch_gc.start_ns = gch_nanotime();
     malloc_parse_debug(getenv("GCHEAP_DEBUG"));
     malloc_parse_gogc(getenv("GCHEAP_GOGC"));
+    malloc_parse_memlimit(getenv("GCHEAP_MEMLIMIT"));
     gch_mcentral_init();
     gch_mcache_init_key();
     // The page allocator reserves its metadata on first growth (and
@@ -187,6 +213,7 @@ static inline void *malloc_small(struct mcache *c, size_t size, bool noscan)
     uintptr_t p = malloc_next_free_fast(s);
     if (GCH_UNLIKELY(p == 0))
         return (void *)gch_mcache_alloc_slow(c, spc); // zeroes itself
+    gch_check_alloc(p, s->elemsize);
     if (s->needzero)
         memset((void *)p, 0, s->elemsize);
     return (void *)p;
@@ -203,6 +230,8 @@ static GCH_NOINLINE void *malloc_tiny_slow(struct mcache *c, size_t size)
         if (p == 0)
             return NULL;
         c = gch_tls_owner; // the slow path may have made the thread's cache
+    } else {
+        gch_check_alloc(p, GCH_TINY_SIZE);
     }
     memset((void *)p, 0, GCH_TINY_SIZE);
     if (size < c->tiny_offset || c->tiny == 0) {
@@ -246,6 +275,7 @@ static GCH_NOINLINE void *malloc_large(size_t size, bool noscan)
         return NULL;
     s->freeindex = 1;
     AO_int_store(&s->alloc_count, 1);
+    gch_check_alloc(s->base, bytes);
     if (s->needzero)
         memset((void *)s->base, 0, bytes);
     if (AO_load(&gch_gc.phase) == GCH_PHASE_MARK) {

@@ -67,6 +67,8 @@ static void mark_verify(const char *when)
 void gch_begin_mark(void)
 {
     gch_init();
+    if (AO_load_acquire(&gch_gc.phase) == GCH_PHASE_TERMINATE)
+        gch_throw("gc_mark called while gc_sweep ends the mark phase on another thread");
     pthread_mutex_lock(&gch_gc.lock);
     if (AO_load(&gch_gc.phase) != GCH_PHASE_MARK) {
         gch_finish_sweep();
@@ -231,6 +233,13 @@ static void mark_gctrace(uint64_t end_ns, uint64_t mark_ns, const char *sweep, u
 // applies allocate-black, then flips sweepgen. Returns the bytes marked.
 static uint64_t mark_terminate_locked(void)
 {
+    // Another thread still draining its mark stack means the host let it
+    // mark while ending the phase: its marks would be lost.
+    for (struct mcache *c = gch_gc.mcaches; c != NULL; c = c->next) {
+        if (c->work.depth > 0 && c != gch_tls_owner)
+            gch_throw("gc_sweep called while another thread is marking");
+    }
+    AO_store_release(&gch_gc.phase, GCH_PHASE_TERMINATE);
     if (gch_debug.verify || GCH_DEBUG >= 3)
         mark_verify("after marking");
     uint64_t marked = 0;
@@ -301,6 +310,16 @@ void gc_collect(void)
         mark_gctrace(t2, t1 - t0, sweep, marked);
     }
     pthread_mutex_unlock(&gch_gc.lock);
+}
+
+bool gch_collect_for_limit(void)
+{
+    struct mcache *c = gch_tls_owner;
+    if (AO_load(&gch_gc.roots_fn) == 0 || AO_load(&gch_gc.phase) != GCH_PHASE_MUTATE ||
+        (c != NULL && c->in_hook))
+        return false;
+    gc_collect();
+    return true;
 }
 
 void gch_maybe_collect(uint64_t extra)

@@ -201,6 +201,7 @@ static uintptr_t mcache_take(struct mspan *s, uint32_t idx)
         gch_span_refill_alloc_cache(s, s->freeindex / 64);
     AO_int_store(&s->alloc_count, s->alloc_count + 1);
     uintptr_t p = s->base + (uintptr_t)idx * s->elemsize;
+    gch_check_alloc(p, s->elemsize);
     if (s->needzero)
         memset((void *)p, 0, s->elemsize);
     return p;

@@ -28,7 +28,7 @@
 #include <errno.h>
 #include <string.h>
 
-struct mheap gch_mheap = {.lock = PTHREAD_MUTEX_INITIALIZER};
+struct mheap gch_mheap = {.lock = PTHREAD_MUTEX_INITIALIZER, .limit = (AO_t)SIZE_MAX};
 
 // Span structs come from off-heap slabs and are never unmapped, so a stale
 // span pointer read from the map is always safe to dereference.
@@ -129,6 +129,20 @@ static bool mheap_register_arenas(uintptr_t base, size_t size)
     return true;
 }
 
+// Would committing ask more bytes stay within the memory limit?
+static bool mheap_within_limit(uintptr_t ask)
+{
+    AO_t limit = AO_load(&gch_mheap.limit);
+    AO_t sys = AO_load(&gch_stats.heap_sys);
+    return sys <= limit && ask <= limit - sys;
+}
+
+static uintptr_t mheap_chunk_round(size_t npages)
+{
+    uintptr_t ask = (uintptr_t)npages << GCH_PAGE_SHIFT;
+    return (ask + GCH_PALLOC_CHUNK_BYTES - 1) & ~(GCH_PALLOC_CHUNK_BYTES - 1);
+}
+
 // Adds at least npages of committed memory to the page allocator. Caller
 // must hold mheap.lock. Returns false with errno = ENOMEM on failure.
 static bool mheap_grow(size_t npages)
@@ -139,8 +153,11 @@ static bool mheap_grow(size_t npages)
         return false;
     }
     // Grow by whole page-allocator chunks, as Go does.
-    uintptr_t ask = ((uintptr_t)npages << GCH_PAGE_SHIFT);
-    ask = (ask + GCH_PALLOC_CHUNK_BYTES - 1) & ~(GCH_PALLOC_CHUNK_BYTES - 1);
+    uintptr_t ask = mheap_chunk_round(npages);
+    if (!mheap_within_limit(ask)) {
+        errno = ENOMEM;
+        return false;
+    }
     if (h->cur_arena_end - h->cur_arena < ask) {
         // The rest of the current reservation is too small; start a new
         // one. The unused tail stays reserved (address space only).
@@ -223,10 +240,31 @@ static uintptr_t mheap_alloc_pages(size_t npages)
         if (base != 0)
             return base;
     }
+    // At the memory limit, a collection may make room (Go collects when
+    // the limit is near, too).
+    if (!mheap_within_limit(mheap_chunk_round(npages)) && gch_collect_for_limit()) {
+        pthread_mutex_lock(&h->lock);
+        base = gch_pagealloc_alloc(&h->pages, npages);
+        pthread_mutex_unlock(&h->lock);
+        if (base != 0)
+            return base;
+    }
     pthread_mutex_lock(&h->lock);
     base = mheap_alloc_pages_locked(npages);
     pthread_mutex_unlock(&h->lock);
     return base;
+}
+
+size_t gc_set_limit(size_t bytes)
+{
+    gch_init(); // GCHEAP_MEMLIMIT is read first, so a call overrides it
+    AO_t old = AO_load(&gch_mheap.limit);
+    for (;;) {
+        AO_t seen = AO_fetch_compare_and_swap_full(&gch_mheap.limit, old, (AO_t)bytes);
+        if (seen == old)
+            return (size_t)old;
+        old = seen;
+    }
 }
 
 struct mspan *gch_mheap_alloc(size_t npages, uint8_t spc)
@@ -278,6 +316,7 @@ struct mspan *gch_mheap_alloc(size_t npages, uint8_t spc)
     s->state = MSPAN_IN_USE;
     mheap_set_spans(base, npages, s); // publishes s (release stores)
     pthread_mutex_unlock(&h->lock);
+    gch_check_noaccess(base, npages << GCH_PAGE_SHIFT);
     gch_atomic_add(&gch_stats.heap_inuse, npages << GCH_PAGE_SHIFT);
     return s;
 }
@@ -286,6 +325,7 @@ void gch_mheap_free(struct mspan *s)
 {
     struct mheap *h = &gch_mheap;
     GCH_ASSERT1(s->state == MSPAN_IN_USE);
+    gch_check_noaccess(s->base, s->npages << GCH_PAGE_SHIFT);
     pthread_mutex_lock(&h->lock);
     mheap_set_spans(s->base, s->npages, NULL);
     s->state = MSPAN_DEAD;

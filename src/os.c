@@ -14,10 +14,40 @@
 // aborts, so an mmap failure becomes a NULL from gc_alloc.
 #include "os.h"
 
+#include "atomic.h"
+
 #include <errno.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+// Fault injection (tests): countdown to the failing call, 0 = off.
+static AO_t os_fault_countdown;
+static AO_t os_call_count;
+
+void gch_os_fail_nth(unsigned long n)
+{
+    AO_store(&os_fault_countdown, n);
+}
+
+unsigned long gch_os_calls(void)
+{
+    return AO_load(&os_call_count);
+}
+
+// Counts a fallible call; true if it must fail.
+static bool os_inject_fault(void)
+{
+    (void)AO_fetch_and_add1(&os_call_count);
+    AO_t n = AO_load(&os_fault_countdown);
+    while (n != 0) {
+        AO_t seen = AO_fetch_compare_and_swap_full(&os_fault_countdown, n, n - 1);
+        if (seen == n)
+            return n == 1;
+        n = seen;
+    }
+    return false;
+}
 
 size_t gch_os_page_size(void)
 {
@@ -33,7 +63,7 @@ void *gch_os_reserve(size_t size, size_t align)
     if (align < page)
         align = page;
     // Over-reserve by align, then trim both ends so the result is aligned.
-    if (size == 0 || size > SIZE_MAX - align) {
+    if (size == 0 || size > SIZE_MAX - align || os_inject_fault()) {
         errno = ENOMEM;
         return NULL;
     }
@@ -55,6 +85,10 @@ void *gch_os_reserve(size_t size, size_t align)
 
 bool gch_os_commit(void *p, size_t size)
 {
+    if (os_inject_fault()) {
+        errno = ENOMEM;
+        return false;
+    }
     if (mprotect(p, size, PROT_READ | PROT_WRITE) != 0) {
         errno = ENOMEM;
         return false;
@@ -84,7 +118,7 @@ void gch_os_unreserve(void *p, size_t size)
 void *gch_os_alloc(size_t size)
 {
     size_t page = gch_os_page_size();
-    if (size == 0 || size > SIZE_MAX - page) {
+    if (size == 0 || size > SIZE_MAX - page || os_inject_fault()) {
         errno = ENOMEM;
         return NULL;
     }

@@ -38,4 +38,10 @@ void gch_os_free(void *p, size_t size);
 // The OS page size (4096 on Linux/x86-64).
 size_t gch_os_page_size(void);
 
+// Fault injection, for tests only: makes the nth call from now of
+// gch_os_reserve, gch_os_commit or gch_os_alloc fail (1 = the next one);
+// 0 turns it off. gch_os_calls counts those calls since start.
+void gch_os_fail_nth(unsigned long n);
+unsigned long gch_os_calls(void);
+
 #endif

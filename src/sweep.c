@@ -59,14 +59,19 @@ static inline uint64_t sweep_valid_mask(uint32_t nelems, uint32_t w)
     return ((uint64_t)1 << (nelems - lo)) - 1;
 }
 
-// Fills the slots freed in word w with the poison pattern.
-static void sweep_poison(const struct mspan *s, uint32_t w, uint64_t freed)
+// Fills the slots freed in word w with the poison pattern (poison=1) and
+// tells the memory checkers they are gone.
+static void sweep_release_slots(const struct mspan *s, uint32_t w, uint64_t freed)
 {
     while (freed != 0) {
         unsigned bit = (unsigned)__builtin_ctzll(freed);
         freed &= freed - 1;
         uintptr_t p = s->base + (uintptr_t)(w * 64 + bit) * s->elemsize;
-        memset((void *)p, GCH_POISON_BYTE, s->elemsize);
+        if (gch_debug.poison) {
+            gch_check_internal_write(p, s->elemsize);
+            memset((void *)p, GCH_POISON_BYTE, s->elemsize);
+        }
+        gch_check_free(p, s->elemsize);
     }
 }
 
@@ -97,8 +102,8 @@ bool gch_sweep_span(struct mspan *s, bool preserve)
         uint64_t freed = allocated & ~marked;
         nalloc += (uint32_t)__builtin_popcountll(marked);
         nfreed += (uint32_t)__builtin_popcountll(freed);
-        if (freed != 0 && gch_debug.poison)
-            sweep_poison(s, w, freed);
+        if (freed != 0 && (gch_debug.poison || GCH_ASAN || GCH_VALGRIND))
+            sweep_release_slots(s, w, freed);
     }
     if (nalloc + nfreed != s->alloc_count)
         gch_throw("span %p: %u slots allocated by its bitmaps, alloc_count %u",
