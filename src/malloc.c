@@ -206,17 +206,29 @@ static inline unsigned malloc_size_class(size_t size)
                                 GCH_LARGE_SIZE_DIV];
 }
 
+// The small-object fast path: malloc_next_free_fast written out, so that a
+// hit returns straight away (no sentinel to test again).
 static inline void *malloc_small(struct mcache *c, size_t size, bool noscan)
 {
-    uint8_t spc = gch_spanclass(malloc_size_class(size), noscan);
+    unsigned spc = malloc_size_class(size) * 2 + noscan;
     struct mspan *s = (struct mspan *)c->alloc[spc];
-    uintptr_t p = malloc_next_free_fast(s);
-    if (GCH_UNLIKELY(p == 0))
-        return (void *)gch_mcache_alloc_slow(c, spc); // zeroes itself
-    gch_check_alloc(p, s->elemsize);
-    if (s->needzero)
-        memset((void *)p, 0, s->elemsize);
-    return (void *)p;
+    uint64_t cache = s->alloc_cache;
+    if (GCH_LIKELY(cache != 0)) {
+        unsigned bit = (unsigned)__builtin_ctzll(cache);
+        uint32_t result = s->freeindex + bit;
+        uint32_t fi = result + 1;
+        if (GCH_LIKELY(result < s->nelems && (fi % 64 != 0 || fi == s->nelems))) {
+            s->alloc_cache = (cache >> bit) >> 1;
+            s->freeindex = fi;
+            AO_int_store(&s->alloc_count, s->alloc_count + 1);
+            uintptr_t p = s->base + (uintptr_t)result * s->elemsize;
+            gch_check_alloc(p, s->elemsize);
+            if (s->needzero)
+                memset((void *)p, 0, s->elemsize);
+            return (void *)p;
+        }
+    }
+    return (void *)gch_mcache_alloc_slow(c, (uint8_t)spc); // zeroes itself
 }
 
 // Tiny slow path: a fresh 16-byte block, which becomes the current block
@@ -293,16 +305,14 @@ static GCH_NOINLINE void *malloc_large(size_t size, bool noscan)
 void *gc_alloc(size_t size, bool has_ptrs)
 {
     struct mcache *c = gch_tls_mcache;
-    if (GCH_LIKELY(size <= GCH_MAX_SMALL_SIZE)) {
-        if (!has_ptrs && size < GCH_TINY_SIZE) {
-            if (GCH_UNLIKELY(size == 0))
-                return &gch_zerobase;
+    // One unsigned compare sends both 0 (wrapping) and large sizes away.
+    if (GCH_LIKELY(size - 1 < GCH_MAX_SMALL_SIZE)) {
+        if (!has_ptrs && size < GCH_TINY_SIZE)
             return malloc_tiny(c, size);
-        }
-        if (GCH_UNLIKELY(size == 0))
-            return &gch_zerobase;
         return malloc_small(c, size, !has_ptrs);
     }
+    if (size == 0)
+        return &gch_zerobase;
     return malloc_large(size, !has_ptrs);
 }
 
