@@ -18,6 +18,9 @@
 // bits were made at most two sweeps ago, its mark bits at most one.
 // Spans made between sweeps take both bitmaps from `next`, which satisfies
 // [B1] as well. Bitmaps of freed spans are simply abandoned to their epoch.
+// If a sweep finds no memory for fresh mark bits, it reuses the span's old
+// alloc bits and moves their arena to `next` (gch_gcbits_keep), where a
+// fresh bitmap would have been.
 //
 // Locking: gcbits.lock, a leaf lock (nothing is called with it held).
 #include "internal.h"
@@ -77,6 +80,39 @@ AO_t *gch_gcbits_new(uint32_t nbits)
     return bits;
 }
 
+// Unlinks the arena holding bits from *list; returns it, or NULL.
+static struct gcbits_arena *gcbits_unlink(struct gcbits_arena **list, const AO_t *bits)
+{
+    for (; *list != NULL; list = &(*list)->next) {
+        struct gcbits_arena *a = *list;
+        if (bits >= a->bits && bits < a->bits + GCBITS_ARENA_WORDS) {
+            *list = a->next;
+            return a;
+        }
+    }
+    return NULL;
+}
+
+void gch_gcbits_keep(const AO_t *bits)
+{
+    pthread_mutex_lock(&gcbits.lock);
+    struct gcbits_arena *a = gcbits_unlink(&gcbits.previous, bits);
+    if (a == NULL)
+        a = gcbits_unlink(&gcbits.current, bits);
+    if (a != NULL) {
+        // Behind the arena being bump-allocated, if any, so allocation
+        // carries on where it was.
+        if (gcbits.next != NULL) {
+            a->next = gcbits.next->next;
+            gcbits.next->next = a;
+        } else {
+            a->next = NULL;
+            gcbits.next = a;
+        }
+    }
+    pthread_mutex_unlock(&gcbits.lock);
+}
+
 void gch_gcbits_rotate(void)
 {
     pthread_mutex_lock(&gcbits.lock);
@@ -91,6 +127,24 @@ void gch_gcbits_rotate(void)
     gcbits.current = gcbits.next;
     gcbits.next = NULL;
     pthread_mutex_unlock(&gcbits.lock);
+}
+
+static bool gcbits_in_list(const struct gcbits_arena *a, const AO_t *bits)
+{
+    for (; a != NULL; a = a->next) {
+        if (bits >= a->bits && bits < a->bits + GCBITS_ARENA_WORDS)
+            return true;
+    }
+    return false;
+}
+
+bool gch_gcbits_live(const AO_t *bits)
+{
+    pthread_mutex_lock(&gcbits.lock);
+    bool live = gcbits_in_list(gcbits.next, bits) || gcbits_in_list(gcbits.current, bits) ||
+                gcbits_in_list(gcbits.previous, bits);
+    pthread_mutex_unlock(&gcbits.lock);
+    return live;
 }
 
 size_t gch_gcbits_bytes(void)

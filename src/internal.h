@@ -103,7 +103,9 @@ static inline void gch_check_alloc(uintptr_t p, size_t n)
     ASAN_UNPOISON_MEMORY_REGION((void *)p, n);
 #endif
 #if GCH_VALGRIND
-    VALGRIND_MALLOCLIKE_BLOCK((void *)p, n, 0, 0);
+    // is_zeroed = 1: gcheap hands out zeroed memory, either fresh from the
+    // OS or cleared right after this call.
+    VALGRIND_MALLOCLIKE_BLOCK((void *)p, n, 0, 1);
 #endif
     (void)p, (void)n;
 }
@@ -244,6 +246,12 @@ AO_t *gch_gcbits_new(uint32_t nbits);
 void gch_gcbits_rotate(void);
 // Bytes of bitmap arenas held (for stats).
 size_t gch_gcbits_bytes(void);
+// A sweep could not get a fresh bitmap and reused the span's old alloc
+// bits as its mark bits: their arena moves to the newest epoch, so it lives
+// as long as a bitmap allocated now would.
+void gch_gcbits_keep(const AO_t *bits);
+// Is bits inside an arena of a live epoch (not recycled)? For the verifier.
+bool gch_gcbits_live(const AO_t *bits);
 
 // ---------------------------------------------------------------- mheap.c
 

@@ -145,9 +145,10 @@ static void malloc_parse_memlimit(const char *env)
         const char *suffix;
         unsigned shift;
     } units[] = {{"", 0}, {"B", 0}, {"KiB", 10}, {"MiB", 20}, {"GiB", 30}, {"TiB", 40}};
-    char *end;
+    char *end = (char *)env;
     errno = 0;
-    unsigned long long v = strtoull(env, &end, 10);
+    // strtoull would accept a sign ("-1" = huge): only digits are a size.
+    unsigned long long v = *env >= '0' && *env <= '9' ? strtoull(env, &end, 10) : 0;
     for (size_t i = 0; end != env && errno == 0 && i < sizeof units / sizeof units[0]; i++) {
         if (strcmp(end, units[i].suffix) == 0 && v <= (SIZE_MAX >> units[i].shift)) {
             AO_store(&gch_mheap.limit, (AO_t)(v << units[i].shift));
@@ -311,8 +312,10 @@ void *gc_alloc(size_t size, bool has_ptrs)
             return malloc_tiny(c, size);
         return malloc_small(c, size, !has_ptrs);
     }
-    if (size == 0)
+    if (size == 0) {
+        gch_check_not_in_hook("gc_alloc called from a trace or roots hook");
         return &gch_zerobase;
+    }
     return malloc_large(size, !has_ptrs);
 }
 

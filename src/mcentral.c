@@ -123,12 +123,13 @@ struct mspan *gch_mcentral_cache_span(struct mcentral *c)
         AO_store_release(&s->sweepgen, (AO_t)sg);
         mcentral_push(c, &c->full[swept_index(sg)], s);
     }
-    // Grow: a fresh span from the page heap.
+    // Grow: a fresh span from the page heap. Growing may collect (at the
+    // memory limit), which advances sweepgen: read it again.
     unsigned cls = gch_spanclass_sizeclass(c->spanclass);
     s = gch_mheap_alloc(gch_class_to_npages[cls], c->spanclass);
     if (s == NULL)
         return NULL;
-    return mcentral_have_span(s, sg);
+    return mcentral_have_span(s, (uint32_t)AO_load_acquire(&gch_mheap.sweepgen));
 }
 
 void gch_mcentral_uncache_span(struct mcentral *c, struct mspan *s)

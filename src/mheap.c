@@ -278,20 +278,19 @@ struct mspan *gch_mheap_alloc(size_t npages, uint8_t spc)
         elemsize = gch_class_to_size[cls];
         nelems = (uint32_t)((npages << GCH_PAGE_SHIFT) / elemsize);
     }
-    // Bitmaps first: a failure here leaves the page heap untouched.
-    AO_t *alloc_bits = gch_gcbits_new(nelems);
-    AO_t *mark_bits = gch_gcbits_new(nelems);
-    if (alloc_bits == NULL || mark_bits == NULL) {
-        errno = ENOMEM;
-        return NULL; // abandoned bitmaps are recycled with their epoch
-    }
+    // Pages first: getting them may collect (at the memory limit), which
+    // rotates the bitmap epochs; bitmaps taken before that could belong to
+    // an epoch about to be recycled.
     uintptr_t base = mheap_alloc_pages(npages);
     if (base == 0)
         return NULL;
+    AO_t *alloc_bits = gch_gcbits_new(nelems);
+    AO_t *mark_bits = alloc_bits != NULL ? gch_gcbits_new(nelems) : NULL;
 
     pthread_mutex_lock(&h->lock);
-    struct mspan *s = mheap_new_span_struct();
+    struct mspan *s = alloc_bits != NULL && mark_bits != NULL ? mheap_new_span_struct() : NULL;
     if (s == NULL) {
+        // Abandoned bitmaps are recycled with their epoch.
         gch_pagealloc_free(&h->pages, base, npages);
         pthread_mutex_unlock(&h->lock);
         errno = ENOMEM;

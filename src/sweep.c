@@ -126,6 +126,7 @@ bool gch_sweep_span(struct mspan *s, bool preserve)
         // then see a momentarily empty bitmap; it never faults.)
         memset(old_alloc, 0, words * sizeof(AO_t));
         fresh = old_alloc;
+        gch_gcbits_keep(fresh);
     }
     s->alloc_bits = s->gcmark_bits;
     s->gcmark_bits = fresh;

@@ -1,0 +1,8 @@
+(cons car (cons (lambda (x) x) (cons (defmacro m () 1) ())))
+'(((a . b) . c) . d)
+'((()) (() ()) . ())
+(cons () ())
+'(1 (2 (3 (4 (5)))))
+'(a . (b . (c . d)))
+(cons 1 t)
+(cons if 'x)

@@ -1,0 +1,2 @@
+(defun one (a) a)
+(one 1 2)

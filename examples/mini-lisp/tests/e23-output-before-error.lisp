@@ -1,0 +1,3 @@
+(println 'first)
+(car 'x)
+(println 'never)
