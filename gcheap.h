@@ -208,7 +208,9 @@ GCHEAP_API void gc_set_roots(gc_roots_fn fn, void *ctx);
  * sweep, calls the roots hook, drains marking, sweeps every span, and
  * returns when the sweep is complete, so gc_get_stats is exact afterwards.
  * Does nothing without a roots hook (without one, it cannot know what is
- * live). Threads: as gc_sweep. Calling it from a hook aborts. */
+ * live). Threads: as gc_sweep; the hooks run on the calling thread, which
+ * alone marks (it does so without atomic operations): other threads must
+ * not call gc_mark during gc_collect. Calling it from a hook aborts. */
 GCHEAP_API void gc_collect(void);
 
 /* gc_set_gogc sets the collection target as Go's GOGC: with a roots hook

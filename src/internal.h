@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 // ------------------------------------------------------------ configuration
 // GCH_DEBUG: 0 release; 1 cheap asserts; 2 internal asserts; 3 O(n) checks
@@ -144,6 +145,26 @@ static inline void gch_check_internal_write(uintptr_t p, size_t n)
     VALGRIND_MAKE_MEM_UNDEFINED((void *)p, n);
 #endif
     (void)p, (void)n;
+}
+
+// Clears an object of n bytes (n >= 8, a multiple of 8). Small objects,
+// the common case, get a few inline stores instead of a call to memset:
+// two overlapping fixed-size clears cover every n in a range.
+static inline void gch_memclr(void *p, size_t n)
+{
+    char *c = p;
+    if (n <= 16) {
+        memset(c, 0, 8);
+        memset(c + n - 8, 0, 8);
+    } else if (n <= 32) {
+        memset(c, 0, 16);
+        memset(c + n - 16, 0, 16);
+    } else if (n <= 64) {
+        memset(c, 0, 32);
+        memset(c + n - 32, 0, 32);
+    } else {
+        memset(c, 0, n);
+    }
 }
 
 // ------------------------------------------------------------------ span.c
@@ -358,9 +379,13 @@ void gch_finish_sweep(void);
 
 // Per-thread work of the marker (Go's gcWork): an off-heap stack of
 // objects to trace.
+struct gcwork_entry {
+    void *obj;
+    size_t size; // gc_size(obj), known when it was marked: no second lookup
+};
 struct gcwork {
-    void **stack;     // owner
-    size_t len, cap;  // owner
+    struct gcwork_entry *stack; // owner
+    size_t len, cap;            // owner
     uint64_t marked_bytes; // bytes marked by this thread; summed at gc_sweep
     int depth;        // gc_mark nesting: the outermost call drains
 };
@@ -410,7 +435,7 @@ void gch_mcache_begin_mark_all(void);
 void gch_mcache_inflight(uint64_t *bytes, uint64_t *objects, uint64_t *tiny,
                          uint64_t by_class[GCH_NUM_SIZE_CLASSES]);
 // Mark-stack push (the drain is in mark.c). False if the stack cannot grow.
-bool gch_gcwork_push(struct gcwork *w, void *obj);
+bool gch_gcwork_push(struct gcwork *w, void *obj, size_t size);
 // Upper bound on a mark stack's entries (tests lower it to force the
 // overflow path); SIZE_MAX by default.
 extern size_t gch_gcwork_limit;
@@ -433,6 +458,8 @@ struct gch_gc {
     AO_t next_gc;              // atomic
     AO_t mark_overflow;        // atomic: a push failed, rescan needed
     AO_t marked_bytes;         // atomic: bytes marked this cycle
+    AO_t mark_exclusive;       // atomic: the mcache of the one thread allowed
+                               // to mark (inside gc_collect), else 0
     struct mcache *mcaches;    // protected by lock
     uint64_t start_ns;         // immutable after init
     uint64_t mark_start_ns;    // protected by lock

@@ -225,7 +225,7 @@ static inline void *malloc_small(struct mcache *c, size_t size, bool noscan)
             uintptr_t p = s->base + (uintptr_t)result * s->elemsize;
             gch_check_alloc(p, s->elemsize);
             if (s->needzero)
-                memset((void *)p, 0, s->elemsize);
+                gch_memclr((void *)p, s->elemsize);
             return (void *)p;
         }
     }

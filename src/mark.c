@@ -113,9 +113,8 @@ static void mark_drain(struct mcache *c, gc_trace_fn trace)
     c->work.depth++;
     for (;;) {
         while (c->work.len > 0) {
-            void *obj = c->work.stack[--c->work.len];
-            struct mspan *s = gch_span_of((uintptr_t)obj);
-            trace(obj, s->elemsize, ctx);
+            struct gcwork_entry e = c->work.stack[--c->work.len];
+            trace(e.obj, e.size, ctx);
         }
         if (AO_load(&gch_gc.mark_overflow) == 0)
             break;
@@ -141,10 +140,20 @@ bool gc_mark(const void *ptr)
     // Handed out during this mark phase: born black, already live.
     if (idx >= s->black_from && idx < s->freeindex && !gch_bit_get(s->alloc_bits, idx))
         return false;
-    if (!gch_mark_slot(s, idx))
-        return false;
-
     struct mcache *c = gch_tls_owner;
+    if (c != NULL && (AO_t)c == AO_load(&gch_gc.mark_exclusive)) {
+        // Inside gc_collect only this thread marks: a plain read-modify-
+        // write of the mark word does, without the cost of a CAS.
+        AO_t *word = &s->gcmark_bits[idx >> 6];
+        AO_t bit = (AO_t)1 << (idx & 63);
+        AO_t old = AO_load(word);
+        if (old & bit)
+            return false;
+        AO_store(word, old | bit);
+    } else if (!gch_mark_slot(s, idx)) {
+        return false;
+    }
+
     if (c == NULL && (c = gch_mcache_get()) == NULL) {
         // No memory for a marker's state: the object is marked; have it
         // traced by the overflow rescan of whoever drains next.
@@ -156,7 +165,7 @@ bool gc_mark(const void *ptr)
     gc_trace_fn trace = (gc_trace_fn)AO_load_acquire(&gch_gc.trace_fn);
     if (trace != NULL && !gch_spanclass_noscan(s->spanclass)) {
         void *obj = (void *)(s->base + (uintptr_t)idx * s->elemsize);
-        if (!gch_gcwork_push(&c->work, obj))
+        if (!gch_gcwork_push(&c->work, obj, s->elemsize))
             AO_store(&gch_gc.mark_overflow, 1);
         if (c->work.depth == 0)
             mark_drain(c, trace);
@@ -288,7 +297,9 @@ void gc_collect(void)
     struct mcache *view = gch_tls_mcache;
     gch_tls_mcache = &gch_empty_mcache;
     c->in_hook = true;
+    AO_store(&gch_gc.mark_exclusive, (AO_t)c);
     roots((void *)AO_load(&gch_gc.roots_ctx));
+    AO_store(&gch_gc.mark_exclusive, 0);
     c->in_hook = false;
     gch_tls_mcache = view;
 

@@ -69,7 +69,7 @@ struct mcache *gch_mcache_get(void)
             errno = ENOMEM;
             return NULL;
         }
-        c->work.stack = gch_os_alloc(GCWORK_INITIAL * sizeof(void *));
+        c->work.stack = gch_os_alloc(GCWORK_INITIAL * sizeof(struct gcwork_entry));
         c->work.cap = c->work.stack != NULL ? GCWORK_INITIAL : 0;
     }
     for (int i = 0; i < GCH_NUM_SPAN_CLASSES; i++)
@@ -203,7 +203,7 @@ static uintptr_t mcache_take(struct mspan *s, uint32_t idx)
     uintptr_t p = s->base + (uintptr_t)idx * s->elemsize;
     gch_check_alloc(p, s->elemsize);
     if (s->needzero)
-        memset((void *)p, 0, s->elemsize);
+        gch_memclr((void *)p, s->elemsize);
     return p;
 }
 
@@ -268,22 +268,24 @@ void gch_mcache_inflight(uint64_t *bytes, uint64_t *objects, uint64_t *tiny,
 
 size_t gch_gcwork_limit = SIZE_MAX;
 
-bool gch_gcwork_push(struct gcwork *w, void *obj)
+bool gch_gcwork_push(struct gcwork *w, void *obj, size_t size)
 {
     if (GCH_UNLIKELY(w->len >= w->cap || w->len >= gch_gcwork_limit)) {
         if (w->len >= gch_gcwork_limit)
             return false;
         size_t cap = w->cap ? w->cap * 2 : GCWORK_INITIAL;
-        void **stack = gch_os_alloc(cap * sizeof(void *));
+        struct gcwork_entry *stack = gch_os_alloc(cap * sizeof *stack);
         if (stack == NULL)
             return false;
         if (w->stack != NULL) {
-            memcpy(stack, w->stack, w->len * sizeof(void *));
-            gch_os_free(w->stack, w->cap * sizeof(void *));
+            memcpy(stack, w->stack, w->len * sizeof *stack);
+            gch_os_free(w->stack, w->cap * sizeof *stack);
         }
         w->stack = stack;
         w->cap = cap;
     }
-    w->stack[w->len++] = obj;
+    w->stack[w->len].obj = obj;
+    w->stack[w->len].size = size;
+    w->len++;
     return true;
 }
