@@ -131,6 +131,8 @@ extern "C" {
  *     block, aligned to 8 if size % 8 == 0, else 4 if size % 4 == 0, else 2
  *     if size % 2 == 0, else 1. The block is freed when none of the objects
  *     in it is marked; gc_base and gc_size answer for the whole block.
+ *     So a host whose objects start with a pointer-aligned header must ask
+ *     for a multiple of 8 bytes (a 4-byte object is only 4-byte aligned).
  *   - size <= 32768 ("small"): rounded up to one of 67 size classes (Go's
  *     table: 8, 16, 24, 32, 48, ... 32768 bytes). Objects of a class whose
  *     size is a multiple of 16 are 16-byte aligned; those of the 8- and
