@@ -64,6 +64,19 @@ void cr_shim_log(const char *tag, const char *fmt, ...)
     free(msg);
 }
 
+void cr_shim_skip(const char *fmt, ...)
+{
+    char *msg = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
+    va_end(ap);
+    dprintf(report_fd, "[----] skipped: %s\n", msg != NULL ? msg : fmt);
+    free(msg);
+    _exit(CR_SHIM_SKIP_STATUS);
+}
+
 void cr_shim_assert_failed(const char *file, int line, const char *expr, const char *fmt, ...)
 {
     char *msg = NULL;
@@ -138,7 +151,7 @@ static bool run_test(const struct cr_shim_test *t, char *why, size_t n)
     } else if (t->signal != 0) {
         snprintf(why, n, "exited with status %d, expected death by signal %d (%s)", WEXITSTATUS(st),
                  t->signal, strsignal(t->signal));
-    } else if (WEXITSTATUS(st) == 0) {
+    } else if (WEXITSTATUS(st) == 0 || WEXITSTATUS(st) == CR_SHIM_SKIP_STATUS) {
         return true;
     } else {
         int code = WEXITSTATUS(st);

@@ -95,6 +95,12 @@ __attribute__((format(printf, 2, 3))) void cr_shim_log(const char *tag, const ch
 #define cr_assert_not_null(p, ...) CR_SHIM_CHECK_((p) != NULL, #p " != NULL", __VA_ARGS__)
 
 // Criterion's tags: "[----]" for information, "[WARN]", "[ERR ]".
+// Skips the rest of the test: the child exits with CR_SHIM_SKIP_STATUS and
+// the runner reports [SKIP] (counted as passing, as Criterion does).
+#define CR_SHIM_SKIP_STATUS 77
+__attribute__((noreturn, format(printf, 1, 2))) void cr_shim_skip(const char *fmt, ...);
+#define cr_skip_test(...) cr_shim_skip(__VA_ARGS__)
+
 #define cr_log_info(...)  cr_shim_log("----", __VA_ARGS__)
 #define cr_log_warn(...)  cr_shim_log("WARN", __VA_ARGS__)
 #define cr_log_error(...) cr_shim_log("ERR ", __VA_ARGS__)
