@@ -346,6 +346,7 @@ endef
 # suite, the installed tree.
 test: all $(TEST_BINS) $(MKSC) | deps-test
 	$(run-check-sizeclasses)
+	$(run-check-header)
 	$(run-check-exports)
 	$(run-unit-tests)
 	$(run-lisp-tests)
@@ -356,6 +357,20 @@ check-sizeclasses: $(MKSC)
 
 check-exports: $(SHARED_LIB)
 	$(run-check-exports)
+
+# gcheap.h promises to compile as C99 -pedantic and as C++ (extern "C").
+CXX ?= c++
+define run-check-header
+	@printf '#include "gcheap.h"\nint main(void) { return gc_size(0) != 0; }\n' > $(B)/hdr.c
+	@$(CC) -std=c99 -pedantic -Wall -Wextra -Werror -I. -fsyntax-only $(B)/hdr.c
+	@cp $(B)/hdr.c $(B)/hdr.cc
+	@$(CXX) -std=c++11 -pedantic -Wall -Wextra -Werror -I. -fsyntax-only $(B)/hdr.cc
+	@echo "check-header: gcheap.h compiles as C99 -pedantic and as C++11"
+endef
+.PHONY: check-header
+check-header:
+	@mkdir -p $(B)
+	$(run-check-header)
 
 check-unit: $(TESTS:%=$(B)/test/%) | deps-test
 	$(run-unit-tests)
