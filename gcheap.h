@@ -257,8 +257,9 @@ typedef struct gc_stats {
     uint64_t heap_objects;   /* objects allocated and not yet freed (tiny blocks count once) */
     uint64_t heap_inuse;     /* bytes in spans holding objects */
     uint64_t tiny_allocs;    /* allocations served inside an existing tiny block */
-    uint64_t live_after_gc;  /* heap_alloc right after the last gc_collect, or bytes marked by the last gc_sweep */
-    uint64_t total_alloc;    /* cumulative bytes allocated (at class size) */
+    uint64_t
+        live_after_gc; /* heap_alloc right after the last gc_collect, or bytes marked by the last gc_sweep */
+    uint64_t total_alloc; /* cumulative bytes allocated (at class size) */
     gc_class_stats by_size[GCHEAP_NUM_SIZE_CLASSES]; /* [0] is large objects */
 } gc_stats;
 

@@ -57,20 +57,20 @@
 #define GCH_VALGRIND 0
 #endif
 
-#define GCH_LIKELY(x) __builtin_expect(!!(x), 1)
+#define GCH_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define GCH_UNLIKELY(x) __builtin_expect(!!(x), 0)
-#define GCH_NOINLINE __attribute__((noinline))
-#define GCH_NORETURN __attribute__((noreturn))
+#define GCH_NOINLINE    __attribute__((noinline))
+#define GCH_NORETURN    __attribute__((noreturn))
 
 // Address space: user pointers on x86-64/arm64 Linux are below 2^47/2^48.
 // Heap arenas of 64 MiB (Go's heapArenaBytes on 64-bit Linux) are indexed by
 // a two-level map: 10 + 12 bits of arena number cover the 48-bit space.
-#define GCH_ADDR_BITS 48
-#define GCH_ARENA_SHIFT 26
-#define GCH_ARENA_BYTES ((uintptr_t)1 << GCH_ARENA_SHIFT)
+#define GCH_ADDR_BITS       48
+#define GCH_ARENA_SHIFT     26
+#define GCH_ARENA_BYTES     ((uintptr_t)1 << GCH_ARENA_SHIFT)
 #define GCH_PAGES_PER_ARENA (GCH_ARENA_BYTES >> GCH_PAGE_SHIFT)
-#define GCH_ARENA_L1_BITS 10
-#define GCH_ARENA_L2_BITS (GCH_ADDR_BITS - GCH_ARENA_SHIFT - GCH_ARENA_L1_BITS)
+#define GCH_ARENA_L1_BITS   10
+#define GCH_ARENA_L2_BITS   (GCH_ADDR_BITS - GCH_ARENA_SHIFT - GCH_ARENA_L1_BITS)
 
 // The largest request gcheap attempts: half the address space. Anything
 // larger cannot be mapped, and refusing early keeps page arithmetic from
@@ -83,8 +83,14 @@ static inline uint8_t gch_spanclass(unsigned sizeclass, bool noscan)
 {
     return (uint8_t)(sizeclass << 1 | (noscan ? 1u : 0u));
 }
-static inline unsigned gch_spanclass_sizeclass(uint8_t spc) { return spc >> 1; }
-static inline bool gch_spanclass_noscan(uint8_t spc) { return spc & 1; }
+static inline unsigned gch_spanclass_sizeclass(uint8_t spc)
+{
+    return spc >> 1;
+}
+static inline bool gch_spanclass_noscan(uint8_t spc)
+{
+    return spc & 1;
+}
 
 // ------------------------------------------------------ memory checkers
 // Free slots are made inaccessible to the checkers and objects accessible
@@ -212,12 +218,12 @@ struct mspan {
     AO_t *alloc_bits;     // bit set = allocated as of the last sweep
     AO_t *gcmark_bits;    // bit set = marked this cycle; atomic (CAS)
 
-    AO_t sweepgen;                // atomic; see the table in sweep.c
-    unsigned alloc_count_cached;  // alloc_count when cached; atomic stores
-    uint32_t black_from;          // allocate-black: slots handed out from
-                                  // here (to freeindex) during this mark phase
-                                  // are live; GCH_NO_BLACK when not cached in
-                                  // a mark phase. Owner; read in STW.
+    AO_t sweepgen;               // atomic; see the table in sweep.c
+    unsigned alloc_count_cached; // alloc_count when cached; atomic stores
+    uint32_t black_from;         // allocate-black: slots handed out from
+                                 // here (to freeindex) during this mark phase
+                                 // are live; GCH_NO_BLACK when not cached in
+                                 // a mark phase. Owner; read in STW.
 };
 
 #define GCH_NO_BLACK UINT32_MAX
@@ -231,7 +237,10 @@ static inline bool gch_bit_get(const AO_t *bits, uint32_t i)
 {
     return (bits[i >> 6] >> (i & 63)) & 1;
 }
-static inline uint32_t gch_bitmap_words(uint32_t nelems) { return (nelems + 63) / 64; }
+static inline uint32_t gch_bitmap_words(uint32_t nelems)
+{
+    return (nelems + 63) / 64;
+}
 
 // Index of the object holding address p in s (p in [base, limit)).
 static inline uint32_t gch_span_obj_index(const struct mspan *s, uintptr_t p)
@@ -292,8 +301,8 @@ struct mheap {
     // Arena map: l1[i] -> AO_t[1 << L2_BITS] of struct heap_arena *.
     // Entries are published with release stores and never removed.
     AO_t arenas_l1[1 << GCH_ARENA_L1_BITS];
-    struct heap_arena **all_arenas; // protected by lock
-    size_t narenas, arenas_cap;     // protected by lock
+    struct heap_arena **all_arenas;     // protected by lock
+    size_t narenas, arenas_cap;         // protected by lock
     uintptr_t cur_arena, cur_arena_end; // reserved, not yet committed
     struct mspan *span_free;            // free span structs; protected by lock
     AO_t sweepgen;                      // atomic; advanced by 2 in gc_sweep (STW)
@@ -313,8 +322,8 @@ static inline struct heap_arena *gch_arena_of(uintptr_t p)
 {
     if (p >> GCH_ADDR_BITS != 0)
         return NULL;
-    AO_t *l2 = (AO_t *)AO_load_acquire(
-        &gch_mheap.arenas_l1[p >> (GCH_ARENA_SHIFT + GCH_ARENA_L2_BITS)]);
+    AO_t *l2 =
+        (AO_t *)AO_load_acquire(&gch_mheap.arenas_l1[p >> (GCH_ARENA_SHIFT + GCH_ARENA_L2_BITS)]);
     if (l2 == NULL)
         return NULL;
     return (struct heap_arena *)AO_load_acquire(
@@ -341,9 +350,9 @@ void gch_mheap_for_each_span(void (*fn)(struct mspan *s, void *ctx), void *ctx);
 // each in a swept and an unswept half selected by sweepgen (see sweep.c).
 struct mcentral {
     pthread_mutex_t lock;
-    uint8_t spanclass;         // immutable
-    struct mspan *partial[2];  // protected by lock
-    struct mspan *full[2];     // protected by lock
+    uint8_t spanclass;        // immutable
+    struct mspan *partial[2]; // protected by lock
+    struct mspan *full[2];    // protected by lock
 } __attribute__((aligned(64)));
 
 extern struct mcentral gch_central[GCH_NUM_SPAN_CLASSES];
@@ -386,8 +395,8 @@ struct gcwork_entry {
 struct gcwork {
     struct gcwork_entry *stack; // owner
     size_t len, cap;            // owner
-    uint64_t marked_bytes; // bytes marked by this thread; summed at gc_sweep
-    int depth;        // gc_mark nesting: the outermost call drains
+    uint64_t marked_bytes;      // bytes marked by this thread; summed at gc_sweep
+    int depth;                  // gc_mark nesting: the outermost call drains
 };
 
 // mcache: the per-thread cache. Its fast path needs no lock.
@@ -398,14 +407,14 @@ struct gcwork {
 struct mcache {
     AO_t alloc[GCH_NUM_SPAN_CLASSES]; // struct mspan *; owner writes with
                                       // AO_store, gc_get_stats reads atomically
-    uintptr_t tiny;        // owner
-    uintptr_t tiny_offset; // owner
-    AO_t tiny_allocs;      // allocations inside an existing block; owner
-                           // stores, gc_get_stats loads
-    struct gcwork work;    // owner
-    bool in_hook;          // owner: inside a trace/roots hook
-    bool is_empty;         // the shared placeholder, never a real cache
-    struct mcache *next, *prev; // list of live caches; protected by gch_gc.lock
+    uintptr_t tiny;                   // owner
+    uintptr_t tiny_offset;            // owner
+    AO_t tiny_allocs;                 // allocations inside an existing block; owner
+                                      // stores, gc_get_stats loads
+    struct gcwork work;               // owner
+    bool in_hook;                     // owner: inside a trace/roots hook
+    bool is_empty;                    // the shared placeholder, never a real cache
+    struct mcache *next, *prev;       // list of live caches; protected by gch_gc.lock
 };
 
 extern struct mcache gch_empty_mcache;
@@ -451,21 +460,21 @@ enum gch_phase {
 // Global collector state.
 struct gch_gc {
     pthread_mutex_t lock;
-    AO_t phase;                // enum gch_phase; atomic
-    AO_t trace_fn, trace_ctx;  // atomic (set outside collections)
-    AO_t roots_fn, roots_ctx;  // atomic
-    AO_t gogc;                 // int stored as AO_t; atomic
-    AO_t next_gc;              // atomic
-    AO_t mark_overflow;        // atomic: a push failed, rescan needed
-    AO_t marked_bytes;         // atomic: bytes marked this cycle
-    AO_t mark_exclusive;       // atomic: the mcache of the one thread allowed
-                               // to mark (inside gc_collect), else 0
-    struct mcache *mcaches;    // protected by lock
-    uint64_t start_ns;         // immutable after init
-    uint64_t mark_start_ns;    // protected by lock
-    uint64_t heap_at_mark;     // protected by lock
-    uint64_t last_freed;       // objects freed by the last completed sweep
-    bool collecting;           // inside gc_collect; protected by lock
+    AO_t phase;               // enum gch_phase; atomic
+    AO_t trace_fn, trace_ctx; // atomic (set outside collections)
+    AO_t roots_fn, roots_ctx; // atomic
+    AO_t gogc;                // int stored as AO_t; atomic
+    AO_t next_gc;             // atomic
+    AO_t mark_overflow;       // atomic: a push failed, rescan needed
+    AO_t marked_bytes;        // atomic: bytes marked this cycle
+    AO_t mark_exclusive;      // atomic: the mcache of the one thread allowed
+                              // to mark (inside gc_collect), else 0
+    struct mcache *mcaches;   // protected by lock
+    uint64_t start_ns;        // immutable after init
+    uint64_t mark_start_ns;   // protected by lock
+    uint64_t heap_at_mark;    // protected by lock
+    uint64_t last_freed;      // objects freed by the last completed sweep
+    bool collecting;          // inside gc_collect; protected by lock
 };
 extern struct gch_gc gch_gc;
 
@@ -483,11 +492,11 @@ void gch_check_not_in_hook(const char *what);
 // are counted per span when it leaves an mcache (Go's way), frees when
 // spans are swept.
 struct gch_stats {
-    AO_t heap_alloc;   // bytes of objects in uncached spans + flushed
-    AO_t heap_live;    // heap_alloc + free bytes of cached spans: pacing
-    AO_t heap_sys;     // committed arena bytes
+    AO_t heap_alloc; // bytes of objects in uncached spans + flushed
+    AO_t heap_live;  // heap_alloc + free bytes of cached spans: pacing
+    AO_t heap_sys;   // committed arena bytes
     AO_t heap_released;
-    AO_t heap_inuse;   // bytes of in-use spans
+    AO_t heap_inuse; // bytes of in-use spans
     AO_t total_alloc;
     AO_t tiny_allocs;
     AO_t num_gc;

@@ -109,7 +109,8 @@ static void malloc_parse_debug(const char *env)
         else if (klen == 6 && memcmp(env, "verify", 6) == 0)
             gch_debug.verify = on;
         else if (klen > 0)
-            fprintf(stderr, "gcheap: ignoring unknown GCHEAP_DEBUG setting '%.*s'\n", (int)klen, env);
+            fprintf(stderr, "gcheap: ignoring unknown GCHEAP_DEBUG setting '%.*s'\n", (int)klen,
+                    env);
         env = end ? end + 1 : NULL;
     }
 }

@@ -231,11 +231,11 @@ static void mark_gctrace(uint64_t end_ns, uint64_t mark_ns, const char *sweep, u
     size_t threads = 0;
     for (struct mcache *c = gch_gc.mcaches; c != NULL; c = c->next)
         threads++;
-    fprintf(stderr, "gc %llu @%.3fs: %s ms mark, %s sweep, %.1f->%.1f MB, %.1f MB goal, %zu threads\n",
-            (unsigned long long)AO_load(&gch_stats.num_gc),
-            (double)(end_ns - gch_gc.start_ns) / 1e9, mark_ms, sweep,
-            (double)gch_gc.heap_at_mark / 1048576.0, (double)marked / 1048576.0,
-            (double)AO_load(&gch_gc.next_gc) / 1048576.0, threads);
+    fprintf(
+        stderr, "gc %llu @%.3fs: %s ms mark, %s sweep, %.1f->%.1f MB, %.1f MB goal, %zu threads\n",
+        (unsigned long long)AO_load(&gch_stats.num_gc), (double)(end_ns - gch_gc.start_ns) / 1e9,
+        mark_ms, sweep, (double)gch_gc.heap_at_mark / 1048576.0, (double)marked / 1048576.0,
+        (double)AO_load(&gch_gc.next_gc) / 1048576.0, threads);
 }
 
 // Ends the mark phase (STW, gch_gc.lock held): flushes every cache, which

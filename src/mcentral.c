@@ -34,8 +34,14 @@ void gch_mcentral_init(void)
     }
 }
 
-static inline unsigned swept_index(uint32_t sg) { return (sg >> 1) & 1; }
-static inline unsigned unswept_index(uint32_t sg) { return 1 - swept_index(sg); }
+static inline unsigned swept_index(uint32_t sg)
+{
+    return (sg >> 1) & 1;
+}
+static inline unsigned unswept_index(uint32_t sg)
+{
+    return 1 - swept_index(sg);
+}
 
 static struct mspan *mcentral_pop(struct mcentral *c, struct mspan **set)
 {

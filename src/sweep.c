@@ -96,8 +96,8 @@ bool gch_sweep_span(struct mspan *s, bool preserve)
             // host writing into freed memory, or corruption, gets here.
             unsigned bit = (unsigned)__builtin_ctzll(zombies);
             gch_throw("found pointer to free object %p (span %p, slot %u, size %zu)",
-                      (void *)(s->base + (uintptr_t)(w * 64 + bit) * s->elemsize),
-                      (void *)s->base, w * 64 + bit, s->elemsize);
+                      (void *)(s->base + (uintptr_t)(w * 64 + bit) * s->elemsize), (void *)s->base,
+                      w * 64 + bit, s->elemsize);
         }
         uint64_t freed = allocated & ~marked;
         nalloc += (uint32_t)__builtin_popcountll(marked);
@@ -106,8 +106,8 @@ bool gch_sweep_span(struct mspan *s, bool preserve)
             sweep_release_slots(s, w, freed);
     }
     if (nalloc + nfreed != s->alloc_count)
-        gch_throw("span %p: %u slots allocated by its bitmaps, alloc_count %u",
-                  (void *)s->base, nalloc + nfreed, s->alloc_count);
+        gch_throw("span %p: %u slots allocated by its bitmaps, alloc_count %u", (void *)s->base,
+                  nalloc + nfreed, s->alloc_count);
 
     unsigned cls = gch_spanclass_sizeclass(s->spanclass);
     if (nfreed != 0) {

@@ -57,8 +57,9 @@ static void verify_span(struct mspan *s, void *arg)
     for (uint32_t i = 0; i < s->nelems; i++)
         allocated += gch_span_slot_allocated(s, i);
     if (allocated != s->alloc_count)
-        return verify_fail(v, "[S3] span %p: %u slots allocated by bitmap and freeindex, alloc_count %u",
-                           (void *)b, allocated, s->alloc_count);
+        return verify_fail(
+            v, "[S3] span %p: %u slots allocated by bitmap and freeindex, alloc_count %u",
+            (void *)b, allocated, s->alloc_count);
     uint32_t fi = s->freeindex;
     if (fi < s->nelems) {
         uint64_t want = ~(uint64_t)s->alloc_bits[fi / 64] >> (fi % 64);
@@ -147,11 +148,14 @@ bool gch_heap_verify(char *why, size_t whylen)
             // h+1 (cached across a flip) never exists at a phase boundary:
             // gc_sweep uncaches every span before flipping.
             if (s->spanclass != i || ssg != v.sg + 3)
-                verify_fail(&v, "[C1] cache slot %d holds span %p of class %u, sweepgen %u (heap %u)",
+                verify_fail(&v,
+                            "[C1] cache slot %d holds span %p of class %u, sweepgen %u (heap %u)",
                             i, (void *)s->base, s->spanclass, ssg, v.sg);
         }
-        if (c->tiny_offset > GCH_TINY_SIZE || (c->tiny != 0 && gc_size((void *)c->tiny) != GCH_TINY_SIZE))
-            verify_fail(&v, "[C2] tiny block %p, offset %zu", (void *)c->tiny, (size_t)c->tiny_offset);
+        if (c->tiny_offset > GCH_TINY_SIZE ||
+            (c->tiny != 0 && gc_size((void *)c->tiny) != GCH_TINY_SIZE))
+            verify_fail(&v, "[C2] tiny block %p, offset %zu", (void *)c->tiny,
+                        (size_t)c->tiny_offset);
     }
     if (v.ok && placed != v.spans)
         verify_fail(&v, "%zu in-use spans, but %zu in mcentral sets and caches", v.spans, placed);

@@ -203,7 +203,8 @@ Test(env, no_gctrace_output_by_default)
 #if defined(__clang__) || defined(__GNUC__)
 __attribute__((no_sanitize_address))
 #endif
-static unsigned char read_freed_byte(const unsigned char *p)
+static unsigned char
+read_freed_byte(const unsigned char *p)
 {
     return *(const volatile unsigned char *)p;
 }

@@ -248,4 +248,3 @@ Test(internal, exited_thread_caches_are_recycled)
     cr_assert_eq(before, after, "live caches %zu then %zu", before, after);
     verify_or_fail("after threads");
 }
-

@@ -22,23 +22,26 @@ static const unsigned go_size[GCH_NUM_SIZE_CLASSES] = {
     18432, 19072, 20480, 21760, 24576, 27264, 28672, 32768,
 };
 static const unsigned go_npages[GCH_NUM_SIZE_CLASSES] = {
-    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 2, 1, 2, 1, 3, 2, 3, 1, 3, 2, 3,
-    4, 5, 6, 1, 7, 6, 5, 4, 3, 5, 7, 2, 9, 7, 5, 8, 3, 10, 7, 4,
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 2, 1, 2, 1, 3, 2,  3, 1, 3,
+    2, 3, 4, 5, 6, 1, 7, 6, 5, 4, 3, 5, 7, 2, 9, 7, 5, 8, 3, 10, 7, 4,
 };
 
 // The lookup rule documented in sizeclasses.h, for 1 <= size <= 32768.
-static unsigned size_to_class(size_t size) {
+static unsigned size_to_class(size_t size)
+{
     if (size <= GCH_SMALL_SIZE_MAX - 8)
         return gch_size_to_class8[(size + 7) >> 3];
     return gch_size_to_class128[(size - GCH_SMALL_SIZE_MAX + 127) >> 7];
 }
 
-static size_t span_bytes(unsigned c) {
+static size_t span_bytes(unsigned c)
+{
     return (size_t)gch_class_to_npages[c] * GCH_PAGE_SIZE;
 }
 
-Test(sizeclass, constants) {
+Test(sizeclass, constants)
+{
     cr_assert_eq(GCH_NUM_SIZE_CLASSES, 68, "want 68 classes, got %d", GCH_NUM_SIZE_CLASSES);
     cr_assert_eq(GCH_NUM_SPAN_CLASSES, GCH_NUM_SIZE_CLASSES << 1, "want %d span classes, got %d",
                  GCH_NUM_SIZE_CLASSES << 1, GCH_NUM_SPAN_CLASSES);
@@ -67,7 +70,8 @@ Test(sizeclass, constants) {
                  GCH_MAX_CLASS_NPAGES, max_pages);
 }
 
-Test(sizeclass, table_lengths) {
+Test(sizeclass, table_lengths)
+{
     cr_assert_eq(LEN(gch_class_to_size), 68, "class_to_size: want 68 entries got %zu",
                  LEN(gch_class_to_size));
     cr_assert_eq(LEN(gch_class_to_npages), 68, "class_to_npages: want 68 entries got %zu",
@@ -80,7 +84,8 @@ Test(sizeclass, table_lengths) {
                  LEN(gch_size_to_class128));
 }
 
-Test(sizeclass, class_zero_is_large) {
+Test(sizeclass, class_zero_is_large)
+{
     cr_assert(gch_class_to_size[0] == 0 && gch_class_to_npages[0] == 0 &&
                   gch_class_to_divmagic[0] == 0,
               "class 0: want size/npages/divmagic 0/0/0 got %u/%u/%u", gch_class_to_size[0],
@@ -89,19 +94,23 @@ Test(sizeclass, class_zero_is_large) {
                  gch_size_to_class8[0]);
 }
 
-Test(sizeclass, sizes_match_go) {
+Test(sizeclass, sizes_match_go)
+{
     for (unsigned c = 0; c < GCH_NUM_SIZE_CLASSES; c++)
         cr_assert_eq(gch_class_to_size[c], go_size[c], "class %u: want size %u got %u", c,
                      go_size[c], gch_class_to_size[c]);
 }
 
-Test(sizeclass, npages_match_go) {
+Test(sizeclass, npages_match_go)
+{
     for (unsigned c = 0; c < GCH_NUM_SIZE_CLASSES; c++)
-        cr_assert_eq(gch_class_to_npages[c], go_npages[c], "class %u (size %u): want %u pages got %u",
-                     c, go_size[c], go_npages[c], gch_class_to_npages[c]);
+        cr_assert_eq(gch_class_to_npages[c], go_npages[c],
+                     "class %u (size %u): want %u pages got %u", c, go_size[c], go_npages[c],
+                     gch_class_to_npages[c]);
 }
 
-Test(sizeclass, lookup_gives_smallest_fitting_class) {
+Test(sizeclass, lookup_gives_smallest_fitting_class)
+{
     for (size_t size = 1; size <= GCH_MAX_SMALL_SIZE; size++) {
         unsigned c = size_to_class(size);
         cr_assert(c >= 1 && c < GCH_NUM_SIZE_CLASSES, "size %zu: class %u out of 1..%d", size, c,
@@ -114,7 +123,8 @@ Test(sizeclass, lookup_gives_smallest_fitting_class) {
     }
 }
 
-Test(sizeclass, tail_waste_at_most_one_eighth) {
+Test(sizeclass, tail_waste_at_most_one_eighth)
+{
     for (unsigned c = 1; c < GCH_NUM_SIZE_CLASSES; c++) {
         size_t span = span_bytes(c), tail = span % gch_class_to_size[c];
         cr_assert(tail * 8 <= span, "class %u (size %u, %u pages): tail %zu > span/8 = %zu", c,
@@ -122,7 +132,8 @@ Test(sizeclass, tail_waste_at_most_one_eighth) {
     }
 }
 
-Test(sizeclass, divmagic_formula) {
+Test(sizeclass, divmagic_formula)
+{
     for (unsigned c = 1; c < GCH_NUM_SIZE_CLASSES; c++) {
         uint32_t want = 0xFFFFFFFFu / gch_class_to_size[c] + 1;
         cr_assert_eq(gch_class_to_divmagic[c], want, "class %u (size %u): want divmagic %u got %u",
@@ -130,7 +141,8 @@ Test(sizeclass, divmagic_formula) {
     }
 }
 
-Test(sizeclass, divmagic_exact_for_every_offset) {
+Test(sizeclass, divmagic_exact_for_every_offset)
+{
     for (unsigned c = 1; c < GCH_NUM_SIZE_CLASSES; c++) {
         size_t size = gch_class_to_size[c], span = span_bytes(c);
         for (size_t off = 0; off <= span; off++) {
@@ -145,7 +157,8 @@ Test(sizeclass, divmagic_exact_for_every_offset) {
 // Spans start on a page (8 KiB) boundary, so object i sits at span + i*size.
 // gcheap promises 16-byte alignment for classes whose size is a multiple of
 // 16; only the 8- and 24-byte classes fall short, and they are 8-aligned.
-Test(sizeclass, alignment) {
+Test(sizeclass, alignment)
+{
     for (unsigned c = 1; c < GCH_NUM_SIZE_CLASSES; c++) {
         size_t size = gch_class_to_size[c], span = span_bytes(c);
         cr_assert(size % 8 == 0, "class %u: size %zu not a multiple of 8", c, size);

@@ -43,49 +43,53 @@
 enum {
     PAGE_SHIFT = 13,
     PAGE_SIZE = 1 << PAGE_SHIFT,
-    MIN_HEAP_ALIGN = 8,          // the smallest class, and every size's divisor
-    MAX_SMALL_SIZE = 32768,      // largest size served from a size class
-    SMALL_SIZE_DIV = 8,          // granule of the fine lookup array
-    SMALL_SIZE_MAX = 1024,       // the fine array covers sizes up to here
-    LARGE_SIZE_DIV = 128,        // granule of the coarse lookup array
-    WANT_CLASSES = 68,           // Go's count, class 0 (large) included
-    TINY_SIZE = 16,              // tiny-allocator block: must be a class
-    MAX_CLASSES = 256,           // room to hold (and reject) a wrong count
-    CLASS8_LEN = SMALL_SIZE_MAX / SMALL_SIZE_DIV + 1,                       // 129
-    CLASS128_LEN = (MAX_SMALL_SIZE - SMALL_SIZE_MAX) / LARGE_SIZE_DIV + 1,  // 249
+    MIN_HEAP_ALIGN = 8,     // the smallest class, and every size's divisor
+    MAX_SMALL_SIZE = 32768, // largest size served from a size class
+    SMALL_SIZE_DIV = 8,     // granule of the fine lookup array
+    SMALL_SIZE_MAX = 1024,  // the fine array covers sizes up to here
+    LARGE_SIZE_DIV = 128,   // granule of the coarse lookup array
+    WANT_CLASSES = 68,      // Go's count, class 0 (large) included
+    TINY_SIZE = 16,         // tiny-allocator block: must be a class
+    MAX_CLASSES = 256,      // room to hold (and reject) a wrong count
+    CLASS8_LEN = SMALL_SIZE_MAX / SMALL_SIZE_DIV + 1,                      // 129
+    CLASS128_LEN = (MAX_SMALL_SIZE - SMALL_SIZE_MAX) / LARGE_SIZE_DIV + 1, // 249
 };
 
 // One size class. Class 0 stands for "large object" and is all zeros.
 struct sizeclass {
-    uint32_t size;      // bytes per object slot
-    uint32_t npages;    // pages per span
-    uint32_t divmagic;  // off / size == (off * divmagic) >> 32 for off <= span
+    uint32_t size;     // bytes per object slot
+    uint32_t npages;   // pages per span
+    uint32_t divmagic; // off / size == (off * divmagic) >> 32 for off <= span
 };
 
 struct table {
     unsigned nclasses;
     struct sizeclass cls[MAX_CLASSES];
-    uint8_t class8[CLASS8_LEN];      // [k]: smallest class with size >= 8k
-    uint8_t class128[CLASS128_LEN];  // [k]: smallest class with size >= 1024 + 128k
+    uint8_t class8[CLASS8_LEN];     // [k]: smallest class with size >= 8k
+    uint8_t class128[CLASS128_LEN]; // [k]: smallest class with size >= 1024 + 128k
 };
 
-static int is_pow2(uint32_t x) {
+static int is_pow2(uint32_t x)
+{
     return x != 0 && (x & (x - 1)) == 0;
 }
 
-static uint32_t span_bytes(const struct sizeclass *c) {
+static uint32_t span_bytes(const struct sizeclass *c)
+{
     return c->npages * PAGE_SIZE;
 }
 
 // Returns the 32-bit reciprocal used to divide a span offset by size without a
 // divide instruction; 0 for class 0, which holds a single object.
-static uint32_t div_magic(uint32_t size) {
+static uint32_t div_magic(uint32_t size)
+{
     return size == 0 ? 0 : UINT32_MAX / size + 1;
 }
 
 // Returns the alignment every object of a class with this size is guaranteed:
 // spans are page-aligned, so objects sit at multiples of size, capped at a page.
-static uint32_t min_align(uint32_t size) {
+static uint32_t min_align(uint32_t size)
+{
     uint32_t a = 1;
     while (a < PAGE_SIZE && size % (a * 2) == 0)
         a *= 2;
@@ -94,9 +98,10 @@ static uint32_t min_align(uint32_t size) {
 
 // Steps 1-4 of the header comment. Returns 0, or -1 if the candidate list
 // outgrows MAX_CLASSES (which the count check would reject anyway).
-static int make_classes(struct table *t) {
+static int make_classes(struct table *t)
+{
     memset(t, 0, sizeof *t);
-    t->nclasses = 1;  // class 0: large objects
+    t->nclasses = 1; // class 0: large objects
     uint32_t align = MIN_HEAP_ALIGN;
     for (uint32_t size = align; size <= MAX_SMALL_SIZE; size += align) {
         if (is_pow2(size)) {
@@ -130,21 +135,24 @@ static int make_classes(struct table *t) {
     return 0;
 }
 
-static void fill_magic(struct table *t) {
+static void fill_magic(struct table *t)
+{
     for (unsigned c = 0; c < t->nclasses; c++)
         t->cls[c].divmagic = div_magic(t->cls[c].size);
 }
 
 // Returns the smallest class whose size is >= size, or 0 if none is.
-static unsigned smallest_fit(const struct table *t, uint32_t size) {
+static unsigned smallest_fit(const struct table *t, uint32_t size)
+{
     for (unsigned c = 1; c < t->nclasses; c++)
         if (t->cls[c].size >= size)
             return c;
     return 0;
 }
 
-static void fill_lookup(struct table *t) {
-    t->class8[0] = 0;  // size 0 has no class
+static void fill_lookup(struct table *t)
+{
+    t->class8[0] = 0; // size 0 has no class
     for (unsigned k = 1; k < CLASS8_LEN; k++)
         t->class8[k] = (uint8_t)smallest_fit(t, k * SMALL_SIZE_DIV);
     for (unsigned k = 0; k < CLASS128_LEN; k++)
@@ -153,7 +161,8 @@ static void fill_lookup(struct table *t) {
 
 // The lookup rule the header documents and malloc.c uses, for size in
 // 1..MAX_SMALL_SIZE.
-static unsigned lookup(const struct table *t, uint32_t size) {
+static unsigned lookup(const struct table *t, uint32_t size)
+{
     if (size <= SMALL_SIZE_MAX - SMALL_SIZE_DIV)
         return t->class8[(size + SMALL_SIZE_DIV - 1) / SMALL_SIZE_DIV];
     return t->class128[(size - SMALL_SIZE_MAX + LARGE_SIZE_DIV - 1) / LARGE_SIZE_DIV];
@@ -161,7 +170,8 @@ static unsigned lookup(const struct table *t, uint32_t size) {
 
 static int fail(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-static int fail(char *why, size_t len, const char *fmt, ...) {
+static int fail(char *why, size_t len, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(why, len, fmt, ap);
@@ -171,7 +181,8 @@ static int fail(char *why, size_t len, const char *fmt, ...) {
 
 // Returns 0 if t is a table gcheap can use, or -1 with the first problem
 // found described (values included) in why.
-static int check_table(const struct table *t, char *why, size_t len) {
+static int check_table(const struct table *t, char *why, size_t len)
+{
     if (t->nclasses != WANT_CLASSES)
         return fail(why, len, "%u size classes, want %d", t->nclasses, WANT_CLASSES);
     const struct sizeclass *z = &t->cls[0];
@@ -183,13 +194,14 @@ static int check_table(const struct table *t, char *why, size_t len) {
         const struct sizeclass *k = &t->cls[c];
         uint32_t prev = t->cls[c - 1].size;
         if (k->size <= prev || k->size > MAX_SMALL_SIZE || k->size % MIN_HEAP_ALIGN != 0)
-            return fail(why, len,
-                        "class %u: size %u must exceed class %u's %u, be <= %d and a multiple of %d",
-                        c, k->size, c - 1, prev, MAX_SMALL_SIZE, MIN_HEAP_ALIGN);
+            return fail(
+                why, len,
+                "class %u: size %u must exceed class %u's %u, be <= %d and a multiple of %d", c,
+                k->size, c - 1, prev, MAX_SMALL_SIZE, MIN_HEAP_ALIGN);
         // Stored in uint8_t; 255 pages also keeps span * divmagic below 2^64.
         if (k->npages < 1 || k->npages > UINT8_MAX)
-            return fail(why, len, "class %u (size %u): %u pages, want 1..%d", c, k->size,
-                        k->npages, UINT8_MAX);
+            return fail(why, len, "class %u (size %u): %u pages, want 1..%d", c, k->size, k->npages,
+                        UINT8_MAX);
         uint32_t span = span_bytes(k);
         if (k->size > span)
             return fail(why, len, "class %u: size %u does not fit its %u-byte span", c, k->size,
@@ -197,8 +209,8 @@ static int check_table(const struct table *t, char *why, size_t len) {
         uint32_t tail = span % k->size;
         if (tail > span / 8)
             return fail(why, len,
-                        "class %u (size %u, %u pages): tail waste %u bytes exceeds span/8 = %u",
-                        c, k->size, k->npages, tail, span / 8);
+                        "class %u (size %u, %u pages): tail waste %u bytes exceeds span/8 = %u", c,
+                        k->size, k->npages, tail, span / 8);
         for (uint32_t n = 0; n <= span; n++) {
             uint64_t q = ((uint64_t)n * k->divmagic) >> 32;
             if (q != n / k->size)
@@ -209,15 +221,17 @@ static int check_table(const struct table *t, char *why, size_t len) {
                             n / k->size);
         }
         if (k->divmagic != div_magic(k->size))
-            return fail(why, len, "class %u (size %u): division magic %u, want 0xFFFFFFFF/%u+1 = %u",
-                        c, k->size, k->divmagic, k->size, div_magic(k->size));
+            return fail(why, len,
+                        "class %u (size %u): division magic %u, want 0xFFFFFFFF/%u+1 = %u", c,
+                        k->size, k->divmagic, k->size, div_magic(k->size));
     }
     if (t->cls[t->nclasses - 1].size != MAX_SMALL_SIZE)
         return fail(why, len, "largest class is %u bytes, want %d", t->cls[t->nclasses - 1].size,
                     MAX_SMALL_SIZE);
     unsigned tiny = smallest_fit(t, TINY_SIZE);
     if (t->cls[tiny].size != TINY_SIZE)
-        return fail(why, len, "no %d-byte class for tiny blocks (smallest fit is class %u, %u bytes)",
+        return fail(why, len,
+                    "no %d-byte class for tiny blocks (smallest fit is class %u, %u bytes)",
                     TINY_SIZE, tiny, t->cls[tiny].size);
 
     // Every entry of both arrays, including those no size in 1..32768 reaches
@@ -245,7 +259,8 @@ static int check_table(const struct table *t, char *why, size_t len) {
     return 0;
 }
 
-static unsigned max_objects(const struct table *t) {
+static unsigned max_objects(const struct table *t)
+{
     unsigned m = 0;
     for (unsigned c = 1; c < t->nclasses; c++) {
         unsigned n = span_bytes(&t->cls[c]) / t->cls[c].size;
@@ -255,7 +270,8 @@ static unsigned max_objects(const struct table *t) {
     return m;
 }
 
-static unsigned max_npages(const struct table *t) {
+static unsigned max_npages(const struct table *t)
+{
     unsigned m = 0;
     for (unsigned c = 1; c < t->nclasses; c++)
         if (t->cls[c].npages > m)
@@ -264,7 +280,8 @@ static unsigned max_npages(const struct table *t) {
 }
 
 // Writes one C array definition, perrow values to a line.
-static void emit_array(FILE *f, const char *decl, const uint32_t *v, unsigned n, unsigned perrow) {
+static void emit_array(FILE *f, const char *decl, const uint32_t *v, unsigned n, unsigned perrow)
+{
     fprintf(f, "%s = {\n", decl);
     for (unsigned i = 0; i < n; i++) {
         fprintf(f, "%s%u,", i % perrow == 0 ? "    " : " ", v[i]);
@@ -274,7 +291,8 @@ static void emit_array(FILE *f, const char *decl, const uint32_t *v, unsigned n,
     fprintf(f, "};\n");
 }
 
-static void emit_header(FILE *f, const struct table *t) {
+static void emit_header(FILE *f, const struct table *t)
+{
     fprintf(f,
             "// Generated by tools/mksizeclasses.c; DO NOT EDIT.\n"
             "// Regenerate with 'make sizeclasses'; 'make check-sizeclasses' fails when this\n"
@@ -305,15 +323,14 @@ static void emit_header(FILE *f, const struct table *t) {
     for (unsigned c = 1; c < t->nclasses; c++)
         if (t->cls[c].size % 16 != 0)
             fprintf(f, " %u (%u bytes)", c, t->cls[c].size);
-    fprintf(f,
-            ".\n"
-            "//\n"
-            "// class  bytes/obj  bytes/span  pages  objects   tail  max waste  align\n");
+    fprintf(f, ".\n"
+               "//\n"
+               "// class  bytes/obj  bytes/span  pages  objects   tail  max waste  align\n");
     for (unsigned c = 1; c < t->nclasses; c++) {
         const struct sizeclass *k = &t->cls[c];
         uint32_t span = span_bytes(k), objs = span / k->size, tail = span % k->size;
         uint64_t waste = (uint64_t)(k->size - t->cls[c - 1].size - 1) * objs + tail;
-        uint64_t bp = (waste * 10000 + span / 2) / span;  // hundredths of a percent
+        uint64_t bp = (waste * 10000 + span / 2) / span; // hundredths of a percent
         fprintf(f, "// %5u  %9u  %10u  %5u  %7u  %5u  %6u.%02u%%  %5u\n", c, k->size, span,
                 k->npages, objs, tail, (unsigned)(bp / 100), (unsigned)(bp % 100),
                 min_align(k->size));
@@ -350,10 +367,9 @@ static void emit_header(FILE *f, const struct table *t) {
         ("const uint8_t gch_size_to_class128[(GCH_MAX_SMALL_SIZE - GCH_SMALL_SIZE_MAX) / "
          "GCH_LARGE_SIZE_DIV + 1]"),
     };
-    fprintf(f,
-            "// Defined in src/sizeclass.c (which defines GCH_SIZECLASSES_IMPL); declared\n"
-            "// extern everywhere else, since an unused static const array would warn.\n"
-            "// All three class arrays are 0 at class 0.\n");
+    fprintf(f, "// Defined in src/sizeclass.c (which defines GCH_SIZECLASSES_IMPL); declared\n"
+               "// extern everywhere else, since an unused static const array would warn.\n"
+               "// All three class arrays are 0 at class 0.\n");
     for (unsigned i = 0; i < sizeof decl / sizeof decl[0]; i++)
         fprintf(f, "extern %s;\n", decl[i]);
 
@@ -378,7 +394,8 @@ static void emit_header(FILE *f, const struct table *t) {
 }
 
 // Derives and completes a table. Returns 0, or -1 with the reason in why.
-static int build_table(struct table *t, char *why, size_t len) {
+static int build_table(struct table *t, char *why, size_t len)
+{
     if (make_classes(t) != 0)
         return fail(why, len, "more than %d size classes derived", MAX_CLASSES - 1);
     fill_magic(t);
@@ -389,23 +406,27 @@ static int build_table(struct table *t, char *why, size_t len) {
 // --selftest: each case breaks one property of the good table and names the
 // words the rejection must contain, so a case rejected for the wrong reason
 // fails too.
-static void drop_class(struct table *t, unsigned c) {
+static void drop_class(struct table *t, unsigned c)
+{
     memmove(&t->cls[c], &t->cls[c + 1], (t->nclasses - c - 1) * sizeof t->cls[0]);
     t->nclasses--;
     fill_lookup(t);
 }
 
-static void break_count(struct table *t) {
-    drop_class(t, 3);  // Go's table before the 24-byte class was added
+static void break_count(struct table *t)
+{
+    drop_class(t, 3); // Go's table before the 24-byte class was added
 }
 
-static void break_waste(struct table *t) {
-    t->cls[36].size = 1704;  // one page: 4 objects, tail 1376 > 1024
+static void break_waste(struct table *t)
+{
+    t->cls[36].size = 1704; // one page: 4 objects, tail 1376 > 1024
     fill_magic(t);
     fill_lookup(t);
 }
 
-static void break_magic_size(struct table *t) {
+static void break_magic_size(struct table *t)
+{
     // 28416 bytes in 21 pages passes the waste rule (tail 1536), but
     // 0xFFFFFFFF/28416+1 overshoots 2^32/28416 by enough that the quotient
     // is one too big at offset 170495, inside the 172032-byte span.
@@ -415,23 +436,28 @@ static void break_magic_size(struct table *t) {
     fill_lookup(t);
 }
 
-static void break_magic_value(struct table *t) {
-    t->cls[20].divmagic -= 1;  // rounds down: offset 320 gives index 0
+static void break_magic_value(struct table *t)
+{
+    t->cls[20].divmagic -= 1; // rounds down: offset 320 gives index 0
 }
 
-static void break_magic_formula(struct table *t) {
-    t->cls[10].divmagic += 1;  // still exact for a 128-byte class, but not the formula
+static void break_magic_formula(struct table *t)
+{
+    t->cls[10].divmagic += 1; // still exact for a 128-byte class, but not the formula
 }
 
-static void break_class8(struct table *t) {
-    t->class8[20] += 1;  // a class that fits, but not the smallest
+static void break_class8(struct table *t)
+{
+    t->class8[20] += 1; // a class that fits, but not the smallest
 }
 
-static void break_class128(struct table *t) {
-    t->class128[100] -= 1;  // a class too small for the sizes it covers
+static void break_class128(struct table *t)
+{
+    t->class128[100] -= 1; // a class too small for the sizes it covers
 }
 
-static int selftest(void) {
+static int selftest(void)
+{
     static const struct {
         const char *name;
         void (*breakit)(struct table *);
@@ -478,7 +504,8 @@ static int selftest(void) {
 
 // Writes the header to path through a temporary file in the same directory,
 // renamed into place only once fully written. Returns 0 or -1 (reported).
-static int write_file(const char *path, const struct table *t) {
+static int write_file(const char *path, const struct table *t)
+{
     size_t n = strlen(path);
     char *tmp = malloc(n + sizeof ".tmpXXXXXX");
     if (tmp == NULL) {
@@ -501,7 +528,7 @@ static int write_file(const char *path, const struct table *t) {
         free(tmp);
         return -1;
     }
-    (void)fchmod(fd, 0644);  // mkstemp makes it 0600; the header is no secret
+    (void)fchmod(fd, 0644); // mkstemp makes it 0600; the header is no secret
     emit_header(f, t);
     int bad = ferror(f);
     bad |= fclose(f);
@@ -512,8 +539,7 @@ static int write_file(const char *path, const struct table *t) {
         return -1;
     }
     if (rename(tmp, path) != 0) {
-        fprintf(stderr, "mksizeclasses: cannot rename %s to %s: %s\n", tmp, path,
-                strerror(errno));
+        fprintf(stderr, "mksizeclasses: cannot rename %s to %s: %s\n", tmp, path, strerror(errno));
         remove(tmp);
         free(tmp);
         return -1;
@@ -522,7 +548,8 @@ static int write_file(const char *path, const struct table *t) {
     return 0;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     if (argc != 2) {
         fprintf(stderr, "usage: mksizeclasses OUTPUT_FILE | - | --selftest\n");
         return 2;

@@ -11,14 +11,16 @@
 
 // ---------------------------------------------------------------- special forms
 
-static Obj *sf_quote(Obj *env, Obj *args) {
+static Obj *sf_quote(Obj *env, Obj *args)
+{
     (void)env;
     if (list_length(args) != 1)
         lisp_error("malformed quote");
     return args->car;
 }
 
-static Obj *sf_if(Obj *env, Obj *args) {
+static Obj *sf_if(Obj *env, Obj *args)
+{
     if (list_length(args) < 2)
         lisp_error("malformed if: needs a condition and a then form");
     Obj *result = Nil;
@@ -34,7 +36,8 @@ static Obj *sf_if(Obj *env, Obj *args) {
     return result;
 }
 
-static Obj *sf_while(Obj *env, Obj *args) {
+static Obj *sf_while(Obj *env, Obj *args)
+{
     if (list_length(args) < 2)
         lisp_error("malformed while: needs a condition and a body");
     ROOTS(&env, &args);
@@ -44,7 +47,8 @@ static Obj *sf_while(Obj *env, Obj *args) {
     return Nil;
 }
 
-static Obj *sf_setq(Obj *env, Obj *args) {
+static Obj *sf_setq(Obj *env, Obj *args)
+{
     if (list_length(args) != 2 || args->car->type != TSYMBOL)
         lisp_error("malformed setq: (setq symbol value)");
     Obj *sym = args->car;
@@ -59,7 +63,8 @@ static Obj *sf_setq(Obj *env, Obj *args) {
     return value;
 }
 
-static Obj *sf_define(Obj *env, Obj *args) {
+static Obj *sf_define(Obj *env, Obj *args)
+{
     if (list_length(args) != 2 || args->car->type != TSYMBOL)
         lisp_error("malformed define: (define symbol value)");
     Obj *value = NULL;
@@ -70,12 +75,14 @@ static Obj *sf_define(Obj *env, Obj *args) {
     return value;
 }
 
-static Obj *sf_lambda(Obj *env, Obj *args) {
+static Obj *sf_lambda(Obj *env, Obj *args)
+{
     return make_function(env, TFUNCTION, args);
 }
 
 // (defun name params body...) and (defmacro name params body...)
-static Obj *define_function(Obj *env, Obj *args, uint32_t type) {
+static Obj *define_function(Obj *env, Obj *args, uint32_t type)
+{
     if (args->type != TCELL || args->car->type != TSYMBOL)
         lisp_error("malformed %s: needs a name", type == TMACRO ? "defmacro" : "defun");
     Obj *fn = NULL;
@@ -86,15 +93,18 @@ static Obj *define_function(Obj *env, Obj *args, uint32_t type) {
     return fn;
 }
 
-static Obj *sf_defun(Obj *env, Obj *args) {
+static Obj *sf_defun(Obj *env, Obj *args)
+{
     return define_function(env, args, TFUNCTION);
 }
 
-static Obj *sf_defmacro(Obj *env, Obj *args) {
+static Obj *sf_defmacro(Obj *env, Obj *args)
+{
     return define_function(env, args, TMACRO);
 }
 
-static Obj *sf_macroexpand(Obj *env, Obj *args) {
+static Obj *sf_macroexpand(Obj *env, Obj *args)
+{
     if (list_length(args) != 1)
         lisp_error("malformed macroexpand");
     return macroexpand_once(env, args->car);
@@ -102,45 +112,53 @@ static Obj *sf_macroexpand(Obj *env, Obj *args) {
 
 // ---------------------------------------------------------------- primitives
 
-static void want_args(const char *name, int argc, int n) {
+static void want_args(const char *name, int argc, int n)
+{
     if (argc != n)
         lisp_error("%s: wrong number of arguments: expected %d, got %d", name, n, argc);
 }
 
-static uint32_t int_arg(const char *name, Obj *o) {
+static uint32_t int_arg(const char *name, Obj *o)
+{
     if (o->type != TINT)
         lisp_error("%s: not an integer", name);
     return (uint32_t)o->num;
 }
 
-static Obj *cell_arg(const char *name, Obj *o) {
+static Obj *cell_arg(const char *name, Obj *o)
+{
     if (o->type != TCELL)
         lisp_error("%s: not a cell", name);
     return o;
 }
 
-static Obj *prim_cons(int argc, Obj **argv) {
+static Obj *prim_cons(int argc, Obj **argv)
+{
     want_args("cons", argc, 2);
     return cons(argv[0], argv[1]);
 }
 
-static Obj *prim_car(int argc, Obj **argv) {
+static Obj *prim_car(int argc, Obj **argv)
+{
     want_args("car", argc, 1);
     return cell_arg("car", argv[0])->car;
 }
 
-static Obj *prim_cdr(int argc, Obj **argv) {
+static Obj *prim_cdr(int argc, Obj **argv)
+{
     want_args("cdr", argc, 1);
     return cell_arg("cdr", argv[0])->cdr;
 }
 
-static Obj *prim_setcar(int argc, Obj **argv) {
+static Obj *prim_setcar(int argc, Obj **argv)
+{
     want_args("setcar", argc, 2);
     cell_arg("setcar", argv[0])->car = argv[1];
     return argv[0];
 }
 
-static Obj *prim_gensym(int argc, Obj **argv) {
+static Obj *prim_gensym(int argc, Obj **argv)
+{
     static unsigned counter;
     char name[16];
     (void)argv;
@@ -149,14 +167,16 @@ static Obj *prim_gensym(int argc, Obj **argv) {
     return make_symbol(name, (size_t)n);
 }
 
-static Obj *prim_plus(int argc, Obj **argv) {
+static Obj *prim_plus(int argc, Obj **argv)
+{
     uint32_t sum = 0;
     for (int i = 0; i < argc; i++)
         sum += int_arg("+", argv[i]);
     return make_int((int32_t)sum);
 }
 
-static Obj *prim_minus(int argc, Obj **argv) {
+static Obj *prim_minus(int argc, Obj **argv)
+{
     if (argc < 1)
         lisp_error("-: needs at least one argument");
     uint32_t r = int_arg("-", argv[0]);
@@ -167,23 +187,27 @@ static Obj *prim_minus(int argc, Obj **argv) {
     return make_int((int32_t)r);
 }
 
-static Obj *prim_lt(int argc, Obj **argv) {
+static Obj *prim_lt(int argc, Obj **argv)
+{
     want_args("<", argc, 2);
     int32_t a = (int32_t)int_arg("<", argv[0]), b = (int32_t)int_arg("<", argv[1]);
     return a < b ? True : Nil;
 }
 
-static Obj *prim_num_eq(int argc, Obj **argv) {
+static Obj *prim_num_eq(int argc, Obj **argv)
+{
     want_args("=", argc, 2);
     return int_arg("=", argv[0]) == int_arg("=", argv[1]) ? True : Nil;
 }
 
-static Obj *prim_eq(int argc, Obj **argv) {
+static Obj *prim_eq(int argc, Obj **argv)
+{
     want_args("eq", argc, 2);
     return argv[0] == argv[1] ? True : Nil;
 }
 
-static Obj *prim_println(int argc, Obj **argv) {
+static Obj *prim_println(int argc, Obj **argv)
+{
     want_args("println", argc, 1);
     print_obj(argv[0]);
     putchar('\n');
@@ -192,7 +216,8 @@ static Obj *prim_println(int argc, Obj **argv) {
 
 // An extension, not in the dialect: prints a one-line summary of the
 // collector's work so far and returns ().
-static Obj *prim_gc_summary(int argc, Obj **argv) {
+static Obj *prim_gc_summary(int argc, Obj **argv)
+{
     char line[200];
     (void)argv;
     want_args("gc-summary", argc, 0);
@@ -203,17 +228,20 @@ static Obj *prim_gc_summary(int argc, Obj **argv) {
 
 // ---------------------------------------------------------------- the table
 
-static void add_special(const char *name, Special *fn) {
+static void add_special(const char *name, Special *fn)
+{
     Obj *sym = intern_cstr(name); // rooted by the symbol table
     sym->value = make_special(fn);
 }
 
-static void add_prim(const char *name, Primitive *fn) {
+static void add_prim(const char *name, Primitive *fn)
+{
     Obj *sym = intern_cstr(name);
     sym->value = make_prim(fn);
 }
 
-void builtins_init(void) {
+void builtins_init(void)
+{
     intern_cstr("t")->value = True;
 
     add_special("quote", sf_quote);

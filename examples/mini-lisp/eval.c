@@ -21,7 +21,8 @@
 
 // Where sym's value is stored, seen from env; NULL if it is unbound.
 // Never allocates.
-Obj **lookup(Obj *env, Obj *sym) {
+Obj **lookup(Obj *env, Obj *sym)
+{
     for (Obj *e = env; e; e = e->up) {
         for (Obj *d = e->defs; d != Nil; d = d->cdr)
             if (d->car->car == sym)
@@ -38,7 +39,8 @@ Obj **lookup(Obj *env, Obj *sym) {
 }
 
 // Adds a binding of sym to the scope env (shadowing any earlier one there).
-void define(Obj *env, Obj *sym, Obj *value) {
+void define(Obj *env, Obj *sym, Obj *value)
+{
     if (!env) {
         sym->value = value;
         return;
@@ -50,7 +52,8 @@ void define(Obj *env, Obj *sym, Obj *value) {
 }
 
 // (lambda (params) body...) without the `lambda`: args is (params body...).
-Obj *make_function(Obj *env, uint32_t type, Obj *args) {
+Obj *make_function(Obj *env, uint32_t type, Obj *args)
+{
     const char *what = type == TMACRO ? "macro" : "lambda";
     if (args->type != TCELL || list_length(args->cdr) < 1)
         lisp_error("malformed %s: needs a parameter list and a body", what);
@@ -74,7 +77,8 @@ Obj *make_function(Obj *env, uint32_t type, Obj *args) {
 }
 
 // Evaluates the forms of body in order; returns the last value, or ().
-Obj *progn(Obj *env, Obj *body) {
+Obj *progn(Obj *env, Obj *body)
+{
     Obj *result = Nil;
     ROOTS(&env, &body);
     // The cursor needs no root: it is a tail of body.
@@ -86,12 +90,13 @@ Obj *progn(Obj *env, Obj *body) {
 
 // Calls a function or a macro with argv[0 .. argc), which the caller keeps
 // rooted (they are on the value stack).
-Obj *apply(Obj *fn, int argc, Obj **argv) {
+Obj *apply(Obj *fn, int argc, Obj **argv)
+{
     int n = FN_NPARAMS(fn);
     bool rest = FN_HAS_REST(fn);
     if (argc < n || (!rest && argc > n))
-        lisp_error("wrong number of arguments: expected %s%d, got %d",
-                   rest ? "at least " : "", n, argc);
+        lisp_error("wrong number of arguments: expected %s%d, got %d", rest ? "at least " : "", n,
+                   argc);
     Obj *env = NULL, *list = Nil, *result = Nil;
     ROOTS(&fn, &env, &list);
     int nslots = n + rest;
@@ -114,7 +119,8 @@ Obj *apply(Obj *fn, int argc, Obj **argv) {
 
 // Pushes the elements of the list args on the value stack as they are (for
 // a macro). Returns how many.
-static int push_forms(Obj *args) {
+static int push_forms(Obj *args)
+{
     size_t base = vsp;
     Obj *p = args;
     for (; p->type == TCELL; p = p->cdr)
@@ -126,7 +132,8 @@ static int push_forms(Obj *args) {
 
 // Runs macro on the unevaluated argument forms of a call; returns the
 // expansion.
-static Obj *expand(Obj *macro, Obj *args) {
+static Obj *expand(Obj *macro, Obj *args)
+{
     size_t base = vsp;
     int argc = push_forms(args);
     Obj *expansion = apply(macro, argc, &vstack[base]);
@@ -136,7 +143,8 @@ static Obj *expand(Obj *macro, Obj *args) {
 
 // If form is a call of a macro (its head a symbol bound to a macro in env),
 // returns its expansion; otherwise returns form.
-Obj *macroexpand_once(Obj *env, Obj *form) {
+Obj *macroexpand_once(Obj *env, Obj *form)
+{
     if (form->type != TCELL || form->car->type != TSYMBOL)
         return form;
     Obj **loc = lookup(env, form->car);
@@ -145,19 +153,28 @@ Obj *macroexpand_once(Obj *env, Obj *form) {
     return expand(*loc, form->cdr);
 }
 
-static const char *type_name(Obj *o) {
+static const char *type_name(Obj *o)
+{
     switch (o->type) {
-    case TINT: return "an integer";
-    case TCELL: return "a list";
-    case TSYMBOL: return "a symbol";
-    case TNIL: return "()";
-    case TTRUE: return "t";
-    case TMACRO: return "a macro";
-    default: return "a strange object";
+    case TINT:
+        return "an integer";
+    case TCELL:
+        return "a list";
+    case TSYMBOL:
+        return "a symbol";
+    case TNIL:
+        return "()";
+    case TTRUE:
+        return "t";
+    case TMACRO:
+        return "a macro";
+    default:
+        return "a strange object";
     }
 }
 
-static Obj *eval_call(Obj *env, Obj *form) {
+static Obj *eval_call(Obj *env, Obj *form)
+{
     Obj *fn = NULL, *result = NULL;
     ROOTS(&env, &form, &fn);
     Obj *head = form->car;
@@ -208,7 +225,8 @@ static Obj *eval_call(Obj *env, Obj *form) {
     return result;
 }
 
-Obj *eval(Obj *env, Obj *form) {
+Obj *eval(Obj *env, Obj *form)
+{
     check_stack();
     switch (form->type) {
     case TSYMBOL: {

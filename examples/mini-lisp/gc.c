@@ -34,14 +34,16 @@ bool always_gc;
 // printed.
 static uint64_t peak_heap;
 
-static void sample_peak(void) {
+static void sample_peak(void)
+{
     gc_stats st;
     gc_get_stats(&st);
     if (st.heap_alloc > peak_heap)
         peak_heap = st.heap_alloc;
 }
 
-static void trace(void *p, size_t size, void *ctx) {
+static void trace(void *p, size_t size, void *ctx)
+{
     Obj *o = p;
     (void)size;
     (void)ctx;
@@ -74,7 +76,8 @@ static void trace(void *p, size_t size, void *ctx) {
     abort();
 }
 
-static void mark_roots(void *ctx) {
+static void mark_roots(void *ctx)
+{
     (void)ctx;
     sample_peak();
     for (struct roots *r = root_top; r; r = r->prev)
@@ -90,7 +93,8 @@ static void mark_roots(void *ctx) {
 // Every allocation of a Lisp object goes through here. The memory comes back
 // zeroed, so the fields of a new object are NULL until the caller fills them
 // (trace and mark_roots accept NULL).
-Obj *alloc_obj(uint32_t type, size_t size, bool has_ptrs) {
+Obj *alloc_obj(uint32_t type, size_t size, bool has_ptrs)
+{
     if (always_gc)
         gc_collect();
     Obj *o = gc_alloc(size, has_ptrs);
@@ -101,7 +105,8 @@ Obj *alloc_obj(uint32_t type, size_t size, bool has_ptrs) {
 }
 
 // For symbol names: bytes with no pointers and no tag.
-void *alloc_bytes(size_t size) {
+void *alloc_bytes(size_t size)
+{
     if (always_gc)
         gc_collect();
     void *p = gc_alloc(size, false);
@@ -116,10 +121,11 @@ void *alloc_bytes(size_t size) {
 // recursion eat gigabytes before it is stopped. The margin must hold
 // whatever runs below the deepest check_stack: a collection, the error path's
 // vfprintf, libedit.
-#define STACK_CAP ((uintptr_t)1 << 30)
+#define STACK_CAP    ((uintptr_t)1 << 30)
 #define STACK_MARGIN ((uintptr_t)256 << 10)
 
-static void init_stack_limit(void) {
+static void init_stack_limit(void)
+{
     uintptr_t here = (uintptr_t)__builtin_frame_address(0);
     uintptr_t low = 0;
     pthread_attr_t attr;
@@ -147,7 +153,8 @@ static void init_stack_limit(void) {
 // root is garbage (0xDB bytes) at its next use, not stale but plausible data.
 // gcheap reads GCHEAP_DEBUG once, at the first call into it, so "poison=1" is
 // appended to whatever the user put there before any gc_* call.
-static void enable_always_gc(void) {
+static void enable_always_gc(void)
+{
     const char *old = getenv("GCHEAP_DEBUG");
     if (old && *old) {
         size_t n = strlen(old);
@@ -164,7 +171,8 @@ static void enable_always_gc(void) {
     always_gc = true;
 }
 
-void gc_init(void) {
+void gc_init(void)
+{
     const char *always = getenv("MINILISP_ALWAYS_GC");
     if (always && *always)
         enable_always_gc();
@@ -184,17 +192,18 @@ void gc_init(void) {
 
 // One line for (gc-summary): "gc: 12 collections, 48.2 MB allocated, peak
 // heap 3.1 MB".
-void gc_summary_line(char *buf, size_t len) {
+void gc_summary_line(char *buf, size_t len)
+{
     gc_stats st;
     sample_peak();
     gc_get_stats(&st);
     snprintf(buf, len, "gc: %llu collections, %.1f MB allocated, peak heap %.1f MB",
-             (unsigned long long)st.num_gc, st.total_alloc / 1048576.0,
-             peak_heap / 1048576.0);
+             (unsigned long long)st.num_gc, st.total_alloc / 1048576.0, peak_heap / 1048576.0);
 }
 
 // MINILISP_STATS=1: one line on stderr at exit, read by bench.sh.
-void print_stats_at_exit(void) {
+void print_stats_at_exit(void)
+{
     gc_stats st;
     struct rusage ru;
     sample_peak();
@@ -205,6 +214,5 @@ void print_stats_at_exit(void) {
             "minilisp-stats: mallocs=%llu num_gc=%llu total_alloc=%llu "
             "peak_heap=%llu peak_rss_kb=%ld\n",
             (unsigned long long)st.mallocs, (unsigned long long)st.num_gc,
-            (unsigned long long)st.total_alloc, (unsigned long long)peak_heap,
-            ru.ru_maxrss);
+            (unsigned long long)st.total_alloc, (unsigned long long)peak_heap, ru.ru_maxrss);
 }

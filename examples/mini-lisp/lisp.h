@@ -51,16 +51,16 @@
 // The type tag is the first word of every object, so the trace hook can tell
 // objects apart. 0 is never used: a zeroed object is an unfinished one.
 enum {
-    TINT = 1, // num: the value
-    TCELL,    // car, cdr
-    TSYMBOL,  // value: global binding (NULL: unbound); name; num: length
-    TNIL,     // the empty list, the only false value
-    TTRUE,    // t
-    TPRIM,    // prim: a function of evaluated arguments
-    TSPECIAL, // special: a special form, gets its arguments unevaluated
+    TINT = 1,  // num: the value
+    TCELL,     // car, cdr
+    TSYMBOL,   // value: global binding (NULL: unbound); name; num: length
+    TNIL,      // the empty list, the only false value
+    TTRUE,     // t
+    TPRIM,     // prim: a function of evaluated arguments
+    TSPECIAL,  // special: a special form, gets its arguments unevaluated
     TFUNCTION, // params, body, env; num: see FN_NPARAMS
-    TMACRO,   // same layout as TFUNCTION
-    TENV,     // a scope: up, names, defs, slots[num]
+    TMACRO,    // same layout as TFUNCTION
+    TENV,      // a scope: up, names, defs, slots[num]
 };
 
 typedef struct Obj Obj;
@@ -78,9 +78,16 @@ struct Obj {
     uint32_t type;
     int32_t num;
     union {
-        struct { Obj *car, *cdr; };
-        struct { Obj *value; char *name; };
-        struct { Obj *params, *body, *env; };
+        struct {
+            Obj *car, *cdr;
+        };
+        struct {
+            Obj *value;
+            char *name;
+        };
+        struct {
+            Obj *params, *body, *env;
+        };
         // A scope (environment frame) of a function call: slots[i] holds the
         // value of the i-th parameter named in names (the function's
         // parameter list; a dotted tail symbol names the last slot, the list
@@ -88,7 +95,9 @@ struct Obj {
         // added to this scope afterwards, newest first. up is the scope the
         // function was created in; NULL is the global scope, whose bindings
         // live in the symbols themselves.
-        struct { Obj *up, *names, *defs; };
+        struct {
+            Obj *up, *names, *defs;
+        };
         Primitive *prim;
         Special *special;
     };
@@ -97,7 +106,7 @@ struct Obj {
 
 // A function's num: 2 * (number of named parameters) + (1 if it has a rest
 // parameter).
-#define FN_NPARAMS(fn) ((fn)->num >> 1)
+#define FN_NPARAMS(fn)  ((fn)->num >> 1)
 #define FN_HAS_REST(fn) ((fn)->num & 1)
 
 // ---------------------------------------------------------------- root frames
@@ -122,11 +131,9 @@ struct roots {
 
 extern struct roots *root_top;
 
-#define ROOTS(...)                                                             \
-    Obj **roots_var_[] = {__VA_ARGS__};                                        \
-    struct roots roots_ = {root_top,                                           \
-                           (int)(sizeof roots_var_ / sizeof roots_var_[0]),    \
-                           roots_var_};                                        \
+#define ROOTS(...)                                                                                 \
+    Obj **roots_var_[] = {__VA_ARGS__};                                                            \
+    struct roots roots_ = {root_top, (int)(sizeof roots_var_ / sizeof roots_var_[0]), roots_var_}; \
     root_top = &roots_
 #define UNROOT() (root_top = roots_.prev)
 
@@ -143,7 +150,8 @@ extern size_t vsp;
 
 noreturn void stack_overflow(void);
 
-static inline void vpush(Obj *o) {
+static inline void vpush(Obj *o)
+{
     if (vsp == VSTACK_SIZE)
         stack_overflow();
     vstack[vsp++] = o;
@@ -157,7 +165,8 @@ static inline void vpush(Obj *o) {
 // path) it reports "stack overflow" instead of faulting.
 extern uintptr_t stack_limit;
 
-static inline void check_stack(void) {
+static inline void check_stack(void)
+{
     if ((uintptr_t)__builtin_frame_address(0) < stack_limit)
         stack_overflow();
 }
@@ -207,7 +216,6 @@ void builtins_init(void);
 void print_obj(Obj *o);
 
 // main.c
-noreturn void lisp_error(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
+noreturn void lisp_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

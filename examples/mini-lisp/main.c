@@ -28,7 +28,8 @@
 static bool in_session;
 static jmp_buf session_jmp;
 
-noreturn void lisp_error(const char *fmt, ...) {
+noreturn void lisp_error(const char *fmt, ...)
+{
     va_list ap;
     // What the program printed before the error stays, and comes first.
     fflush(stdout);
@@ -42,13 +43,15 @@ noreturn void lisp_error(const char *fmt, ...) {
     exit(1);
 }
 
-noreturn void stack_overflow(void) {
+noreturn void stack_overflow(void)
+{
     lisp_error("stack overflow");
 }
 
 // Reads, evaluates and prints one top-level expression. Returns false at the
 // end of the input.
-static bool eval_next(void) {
+static bool eval_next(void)
+{
     Obj *x = NULL;
     ROOTS(&x);
     x = read_toplevel();
@@ -61,7 +64,8 @@ static bool eval_next(void) {
     return x != NULL;
 }
 
-static void run_session(void) {
+static void run_session(void)
+{
     // An error unwinds the C stack past root frames and value-stack entries
     // that were never popped; they are dropped here, where both are empty.
     struct roots *top = root_top;
@@ -80,7 +84,8 @@ static void run_session(void) {
     putchar('\n');
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     const char *path = NULL;
     FILE *in = stdin;
     if (argc > 2) {

@@ -16,13 +16,15 @@
 _Static_assert(SIZE_UPTO(num) == 8, "an integer is 8 bytes");
 _Static_assert(SIZE_UPTO(cdr) == 24, "a cell is 24 bytes");
 
-Obj *make_int(int32_t value) {
+Obj *make_int(int32_t value)
+{
     Obj *o = alloc_obj(TINT, SIZE_UPTO(num), false);
     o->num = value;
     return o;
 }
 
-Obj *cons(Obj *car, Obj *cdr) {
+Obj *cons(Obj *car, Obj *cdr)
+{
     ROOTS(&car, &cdr);
     Obj *o = alloc_obj(TCELL, SIZE_UPTO(cdr), true);
     o->car = car;
@@ -31,13 +33,15 @@ Obj *cons(Obj *car, Obj *cdr) {
     return o;
 }
 
-Obj *make_prim(Primitive *fn) {
+Obj *make_prim(Primitive *fn)
+{
     Obj *o = alloc_obj(TPRIM, SIZE_UPTO(prim), false);
     o->prim = fn;
     return o;
 }
 
-Obj *make_special(Special *fn) {
+Obj *make_special(Special *fn)
+{
     Obj *o = alloc_obj(TSPECIAL, SIZE_UPTO(special), false);
     o->special = fn;
     return o;
@@ -45,7 +49,8 @@ Obj *make_special(Special *fn) {
 
 // A new symbol, not interned (gensym uses it directly). The name is copied
 // into its own pointer-free object, so most names are tiny objects.
-Obj *make_symbol(const char *name, size_t len) {
+Obj *make_symbol(const char *name, size_t len)
+{
     Obj *sym = alloc_obj(TSYMBOL, SIZE_UPTO(name), true);
     ROOTS(&sym);
     char *s = alloc_bytes(len + 1);
@@ -57,7 +62,8 @@ Obj *make_symbol(const char *name, size_t len) {
 }
 
 // Returns the length of a proper list, or -1 for anything else.
-int list_length(Obj *list) {
+int list_length(Obj *list)
+{
     int n = 0;
     for (; list->type == TCELL; list = list->cdr)
         n++;
@@ -74,7 +80,8 @@ static Obj **symtab;
 static size_t symtab_cap; // a power of two
 static size_t symtab_count;
 
-static size_t hash_name(const char *name, size_t len) {
+static size_t hash_name(const char *name, size_t len)
+{
     size_t h = 2166136261u; // FNV-1a
     for (size_t i = 0; i < len; i++)
         h = (h ^ (unsigned char)name[i]) * 16777619u;
@@ -82,7 +89,8 @@ static size_t hash_name(const char *name, size_t len) {
 }
 
 // The slot holding the symbol called name, or the empty slot where it goes.
-static Obj **symtab_slot(const char *name, size_t len) {
+static Obj **symtab_slot(const char *name, size_t len)
+{
     size_t mask = symtab_cap - 1;
     for (size_t i = hash_name(name, len) & mask;; i = (i + 1) & mask) {
         Obj *s = symtab[i];
@@ -91,7 +99,8 @@ static Obj **symtab_slot(const char *name, size_t len) {
     }
 }
 
-static void symtab_grow(void) {
+static void symtab_grow(void)
+{
     Obj **old = symtab;
     size_t old_cap = symtab_cap;
     symtab_cap = old_cap ? old_cap * 2 : 256;
@@ -104,7 +113,8 @@ static void symtab_grow(void) {
     free(old);
 }
 
-Obj *intern(const char *name, size_t len) {
+Obj *intern(const char *name, size_t len)
+{
     if ((symtab_count + 1) * 2 > symtab_cap)
         symtab_grow();
     Obj **slot = symtab_slot(name, len);
@@ -118,11 +128,13 @@ Obj *intern(const char *name, size_t len) {
     return sym;
 }
 
-Obj *intern_cstr(const char *name) {
+Obj *intern_cstr(const char *name)
+{
     return intern(name, strlen(name));
 }
 
-void mark_symbols(void) {
+void mark_symbols(void)
+{
     for (size_t i = 0; i < symtab_cap; i++)
         if (symtab[i])
             gc_mark(symtab[i]);

@@ -13,7 +13,8 @@
 static Obj **pending;
 static size_t npending, pending_cap;
 
-static void push_pending(Obj *rest) {
+static void push_pending(Obj *rest)
+{
     if (npending == pending_cap) {
         pending_cap = pending_cap ? 2 * pending_cap : 64;
         pending = realloc(pending, pending_cap * sizeof *pending);
@@ -25,7 +26,8 @@ static void push_pending(Obj *rest) {
     pending[npending++] = rest;
 }
 
-static void print_int(int32_t v) {
+static void print_int(int32_t v)
+{
     char buf[12];
     size_t i = sizeof buf;
     uint32_t u = v < 0 ? 0u - (uint32_t)v : (uint32_t)v;
@@ -38,22 +40,38 @@ static void print_int(int32_t v) {
     fwrite(buf + i, 1, sizeof buf - i, stdout);
 }
 
-static void print_atom(Obj *o) {
+static void print_atom(Obj *o)
+{
     switch (o->type) {
-    case TINT: print_int(o->num); return;
-    case TSYMBOL: fwrite(o->name, 1, (size_t)o->num, stdout); return;
-    case TNIL: fputs("()", stdout); return;
-    case TTRUE: putchar_unlocked('t'); return;
+    case TINT:
+        print_int(o->num);
+        return;
+    case TSYMBOL:
+        fwrite(o->name, 1, (size_t)o->num, stdout);
+        return;
+    case TNIL:
+        fputs("()", stdout);
+        return;
+    case TTRUE:
+        putchar_unlocked('t');
+        return;
     case TPRIM:
-    case TSPECIAL: fputs("<primitive>", stdout); return;
-    case TFUNCTION: fputs("<function>", stdout); return;
-    case TMACRO: fputs("<macro>", stdout); return;
+    case TSPECIAL:
+        fputs("<primitive>", stdout);
+        return;
+    case TFUNCTION:
+        fputs("<function>", stdout);
+        return;
+    case TMACRO:
+        fputs("<macro>", stdout);
+        return;
     }
     fprintf(stderr, "mini-lisp: print: bad object %p, tag %#x\n", (void *)o, o->type);
     abort();
 }
 
-void print_obj(Obj *o) {
+void print_obj(Obj *o)
+{
     size_t base = npending;
     for (;;) {
         // Go down the cars, opening a list at each cell.

@@ -29,33 +29,37 @@
 
 Obj *sym_quote;
 
-static FILE *in;          // non-interactive input
+static FILE *in; // non-interactive input
 static bool interactive;
-static char *line;        // interactive: the current line, '\n'-terminated
+static char *line; // interactive: the current line, '\n'-terminated
 static size_t line_len, line_pos, line_cap;
-static bool at_eof;       // interactive: end of input was seen
-static bool in_expr;      // an expression has begun but is not complete
+static bool at_eof;  // interactive: end of input was seen
+static bool in_expr; // an expression has begun but is not complete
 
 // ---------------------------------------------------------------- input
 
-void reader_init_file(void *file) {
+void reader_init_file(void *file)
+{
     in = file;
     interactive = false;
     sym_quote = intern_cstr("quote");
 }
 
-void reader_init_interactive(void) {
+void reader_init_interactive(void)
+{
     interactive = true;
     sym_quote = intern_cstr("quote");
 }
 
 // After an error in a session, the rest of the line is thrown away.
-void reader_discard_line(void) {
+void reader_discard_line(void)
+{
     line_pos = line_len;
     in_expr = false;
 }
 
-static bool next_line(void) {
+static bool next_line(void)
+{
     const char *prompt = in_expr ? "... " : "> ";
     if (at_eof)
         return false;
@@ -92,7 +96,8 @@ static bool next_line(void) {
     return true;
 }
 
-static int readc(void) {
+static int readc(void)
+{
     if (!interactive)
         return getc_unlocked(in);
     if (line_pos == line_len && !next_line())
@@ -100,7 +105,8 @@ static int readc(void) {
     return (unsigned char)line[line_pos++];
 }
 
-static void unreadc(int c) {
+static void unreadc(int c)
+{
     if (c == EOF)
         return;
     if (interactive)
@@ -109,14 +115,16 @@ static void unreadc(int c) {
         ungetc(c, in);
 }
 
-static int peekc(void) {
+static int peekc(void)
+{
     int c = readc();
     unreadc(c);
     return c;
 }
 
 // Skips whitespace and comments; returns the next character, not consumed.
-static int skip_space(void) {
+static int skip_space(void)
+{
     for (;;) {
         int c = readc();
         if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
@@ -135,20 +143,24 @@ static int skip_space(void) {
 
 // Plain ASCII tests: <ctype.h> would depend on the locale, and the dialect's
 // character set does not.
-static bool is_digit(int c) {
+static bool is_digit(int c)
+{
     return c >= '0' && c <= '9';
 }
 
-static bool is_symbol_start(int c) {
+static bool is_symbol_start(int c)
+{
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
            (c > 0 && strchr("~!@#$%^&*-_=+:/?<>", c));
 }
 
-static bool is_symbol_char(int c) {
+static bool is_symbol_char(int c)
+{
     return is_symbol_start(c) || is_digit(c);
 }
 
-static noreturn void bad_char(int c) {
+static noreturn void bad_char(int c)
+{
     if (c > ' ' && c < 127)
         lisp_error("don't know how to handle '%c'", c);
     lisp_error("don't know how to handle byte 0x%02x", c);
@@ -157,7 +169,8 @@ static noreturn void bad_char(int c) {
 static Obj *read_expr(void);
 
 // After '(': elements up to ')', with an optional ". tail" before it.
-static Obj *read_list(void) {
+static Obj *read_list(void)
+{
     Obj *head = Nil, *tail = NULL, *x = NULL;
     ROOTS(&head, &x);
     for (;;) {
@@ -193,7 +206,8 @@ static Obj *read_list(void) {
 }
 
 // Digits, computed modulo 2^32 like the rest of the arithmetic.
-static Obj *read_number(uint32_t value, bool negative) {
+static Obj *read_number(uint32_t value, bool negative)
+{
     while (is_digit(peekc()))
         value = value * 10 + (uint32_t)(readc() - '0');
     return make_int((int32_t)(negative ? 0u - value : value));
@@ -204,7 +218,8 @@ static Obj *read_number(uint32_t value, bool negative) {
 // nesting depth the stack allows by three.
 static char buf[SYMBOL_MAX];
 
-static Obj *read_symbol(int c) {
+static Obj *read_symbol(int c)
+{
     size_t len = 0;
     buf[len++] = (char)c;
     while (is_symbol_char(peekc())) {
@@ -215,7 +230,8 @@ static Obj *read_symbol(int c) {
     return intern(buf, len);
 }
 
-static Obj *read_expr(void) {
+static Obj *read_expr(void)
+{
     check_stack();
     int c = skip_space();
     if (c == EOF)
@@ -242,7 +258,8 @@ static Obj *read_expr(void) {
 }
 
 // The next top-level expression, or NULL at the end of the input.
-Obj *read_toplevel(void) {
+Obj *read_toplevel(void)
+{
     in_expr = false;
     if (skip_space() == EOF)
         return NULL;
