@@ -209,6 +209,8 @@ GCHEAP_API void gc_set_roots(gc_roots_fn fn, void *ctx);
 /* gc_collect runs a whole cycle on the calling thread: finishes the previous
  * sweep, calls the roots hook, drains marking, sweeps every span, and
  * returns when the sweep is complete, so gc_get_stats is exact afterwards.
+ * It then returns free pages to the OS (madvise, counted in heap_released)
+ * beyond 110% of the next heap goal, highest addresses first.
  * Does nothing without a roots hook (without one, it cannot know what is
  * live). Threads: as gc_sweep; the hooks run on the calling thread, which
  * alone marks (it does so without atomic operations): other threads must

@@ -340,6 +340,10 @@ static inline struct mspan *gch_span_of(uintptr_t p)
     size_t page = (p >> GCH_PAGE_SHIFT) & (GCH_PAGES_PER_ARENA - 1);
     return (struct mspan *)AO_load_acquire(&ha->spans[page]);
 }
+// Returns free pages to the OS (MADV_DONTNEED), highest first, until the
+// heap's resident part (heap_sys - heap_released) is at most retain bytes or
+// no free page is left to release (Go's scavenger, run synchronously).
+void gch_mheap_scavenge(uint64_t retain);
 // Calls fn on every in-use span (walks the arena maps). Caller ensures no
 // span is allocated or freed meanwhile (STW or verifier).
 void gch_mheap_for_each_span(void (*fn)(struct mspan *s, void *ctx), void *ctx);

@@ -313,6 +313,13 @@ void gc_collect(void)
     uint64_t live = AO_load(&gch_stats.heap_alloc);
     AO_store(&gch_stats.live_after_gc, live);
     AO_store(&gch_gc.next_gc, mark_goal(live));
+    // Keep what the next cycle will use (the heap goal; the live heap when
+    // GOGC is off), plus Go's 10% (retainExtraPercent), and give the rest of
+    // the free pages back to the OS.
+    uint64_t goal = AO_load(&gch_gc.next_gc);
+    if (goal == UINT64_MAX)
+        goal = live > GCH_MIN_HEAP_GOAL ? live : GCH_MIN_HEAP_GOAL;
+    gch_mheap_scavenge(goal + goal / 10);
     gch_atomic_add(&gch_stats.pause_total_ns, t2 - t0);
     if (gch_debug.gctrace) {
         char sweep[48], ms[32];

@@ -288,6 +288,9 @@ struct mspan *gch_mheap_alloc(size_t npages, uint8_t spc)
     AO_t *mark_bits = alloc_bits != NULL ? gch_gcbits_new(nelems) : NULL;
 
     pthread_mutex_lock(&h->lock);
+    size_t scavenged = gch_pagealloc_take_scavenged(&h->pages);
+    if (scavenged != 0)
+        gch_atomic_add(&gch_stats.heap_released, -(AO_t)(scavenged << GCH_PAGE_SHIFT));
     struct mspan *s = alloc_bits != NULL && mark_bits != NULL ? mheap_new_span_struct() : NULL;
     if (s == NULL) {
         // Abandoned bitmaps are recycled with their epoch.
@@ -333,6 +336,24 @@ void gch_mheap_free(struct mspan *s)
     h->span_free = s;
     pthread_mutex_unlock(&h->lock);
     gch_atomic_add(&gch_stats.heap_inuse, -(AO_t)(s->npages << GCH_PAGE_SHIFT));
+}
+
+static void mheap_release_run(uintptr_t base, size_t npages)
+{
+    gch_os_release((void *)base, npages << GCH_PAGE_SHIFT);
+}
+
+void gch_mheap_scavenge(uint64_t retain)
+{
+    struct mheap *h = &gch_mheap;
+    pthread_mutex_lock(&h->lock);
+    uint64_t sys = AO_load(&gch_stats.heap_sys), released = AO_load(&gch_stats.heap_released);
+    if (sys - released > retain) {
+        size_t pages = (size_t)((sys - released - retain) >> GCH_PAGE_SHIFT);
+        size_t n = gch_pagealloc_scavenge(&h->pages, pages, mheap_release_run);
+        gch_atomic_add(&gch_stats.heap_released, (AO_t)n << GCH_PAGE_SHIFT);
+    }
+    pthread_mutex_unlock(&h->lock);
 }
 
 void gch_mheap_for_each_span(void (*fn)(struct mspan *s, void *ctx), void *ctx)

@@ -96,9 +96,9 @@ _Static_assert(14 + 4 * 3 + GCH_PALLOC_LOG_CHUNK == GCH_PALLOC_ADDR_BITS, "level
 _Static_assert(34 - GCH_PAGE_SHIFT == GCH_PALLOC_SUM_BITS, "a free root entry is 2^21 pages");
 
 // One chunk's bitmaps (Go's pallocData). Bit i of palloc_bits[w] is page
-// 64w + i of the chunk, 1 = in use. scavenged is for a future scavenger
-// (1 = returned to the OS); until then:
-//   [C1] scavenged == 0
+// 64w + i of the chunk, 1 = in use. scavenged: 1 = free and returned to the
+// OS (gch_pagealloc_scavenge); allocation takes the bits back:
+//   [C1] scavenged & palloc_bits == 0
 struct palloc_data {
     uint64_t palloc_bits[GCH_PALLOC_WORDS];
     uint64_t scavenged[GCH_PALLOC_WORDS];
@@ -453,6 +453,8 @@ static void pagealloc_check(const struct page_alloc *p)
 
 // ----------------------------------------------------------- interface
 
+static size_t pagealloc_unscavenge(struct page_alloc *p, uintptr_t base, size_t npages);
+
 uintptr_t gch_pagealloc_alloc(struct page_alloc *p, size_t npages)
 {
     assert(GCH_DEBUG < 1 || npages >= 1);
@@ -466,6 +468,7 @@ uintptr_t gch_pagealloc_alloc(struct page_alloc *p, size_t npages)
     }
     assert(GCH_DEBUG < 2 || ff <= base);
     pagealloc_mark(p, base, npages, true);
+    p->scavenged_taken += pagealloc_unscavenge(p, base, npages);
     p->free_pages -= npages;
     // If the run began at the first free page, everything below its end is
     // now in use.
@@ -488,6 +491,60 @@ void gch_pagealloc_free(struct page_alloc *p, uintptr_t base, size_t npages)
         p->search_addr = base;
     if (GCH_DEBUG >= 3)
         pagealloc_check(p);
+}
+
+// Clears the scavenged bits of a run just allocated; returns how many were set.
+static size_t pagealloc_unscavenge(struct page_alloc *p, uintptr_t base, size_t npages)
+{
+    size_t n = 0;
+    for (uintptr_t pg = base >> GCH_PAGE_SHIFT, end = pg + npages; pg < end;) {
+        struct palloc_data *d = pagealloc_chunk_of(p, pg / GCH_PALLOC_CHUNK_PAGES);
+        unsigned i = (unsigned)(pg % GCH_PALLOC_CHUNK_PAGES), w = i / 64, off = i % 64;
+        uintptr_t k = 64 - off < end - pg ? 64 - off : end - pg;
+        uint64_t mask = (k == 64 ? ~(uint64_t)0 : ((uint64_t)1 << k) - 1) << off;
+        n += (size_t)__builtin_popcountll(d->scavenged[w] & mask);
+        d->scavenged[w] &= ~mask;
+        pg += k;
+    }
+    return n;
+}
+
+size_t gch_pagealloc_take_scavenged(struct page_alloc *p)
+{
+    size_t n = p->scavenged_taken;
+    p->scavenged_taken = 0;
+    return n;
+}
+
+size_t gch_pagealloc_scavenge(struct page_alloc *p, size_t max_pages,
+                              void (*release)(uintptr_t base, size_t npages))
+{
+    // Highest addresses first, as Go's scavenger goes: allocation is first
+    // fit from the bottom, so the top is what stays free longest.
+    size_t done = 0;
+    for (size_t r = p->in_use_len; r-- > 0 && done < max_pages;) {
+        for (uintptr_t cb = p->in_use[r].limit; cb > p->in_use[r].base && done < max_pages;) {
+            cb -= GCH_PALLOC_CHUNK_BYTES;
+            struct palloc_data *d = pagealloc_chunk_of(p, cb >> GCH_PALLOC_LOG_CHUNK);
+            for (int w = GCH_PALLOC_WORDS - 1; w >= 0 && done < max_pages; w--) {
+                uint64_t todo = ~d->palloc_bits[w] & ~d->scavenged[w];
+                while (todo != 0 && done < max_pages) {
+                    // The lowest run of set bits in todo.
+                    unsigned lo = (unsigned)__builtin_ctzll(todo);
+                    uint64_t from_lo = todo >> lo;
+                    unsigned len = ~from_lo == 0 ? 64 - lo : (unsigned)__builtin_ctzll(~from_lo);
+                    if (len > max_pages - done)
+                        len = (unsigned)(max_pages - done);
+                    uint64_t mask = (len == 64 ? ~(uint64_t)0 : ((uint64_t)1 << len) - 1) << lo;
+                    d->scavenged[w] |= mask;
+                    todo &= ~mask;
+                    done += len;
+                    release(cb + ((uintptr_t)(w * 64 + lo) << GCH_PAGE_SHIFT), len);
+                }
+            }
+        }
+    }
+    return done;
 }
 
 bool gch_pagealloc_in_use(const struct page_alloc *p, uintptr_t addr)
@@ -773,9 +830,10 @@ bool gch_pagealloc_verify(const struct page_alloc *p, char *why, size_t whylen)
                                (unsigned long long)cb, SUM_ARGS(leaf[ci]), SUM_ARGS(want));
             for (int w = 0; w < GCH_PALLOC_WORDS; w++) {
                 nfree += 64 - (size_t)__builtin_popcountll(d->palloc_bits[w]);
-                if (d->scavenged[w] != 0)
-                    PAGEALLOC_FAIL("[C1] chunk %#llx: scavenged word %d is %#llx",
-                                   (unsigned long long)cb, w, (unsigned long long)d->scavenged[w]);
+                if ((d->scavenged[w] & d->palloc_bits[w]) != 0)
+                    PAGEALLOC_FAIL("[C1] chunk %#llx: word %d has scavenged pages %#llx in use",
+                                   (unsigned long long)cb, w,
+                                   (unsigned long long)(d->scavenged[w] & d->palloc_bits[w]));
             }
             if (cb < p->search_addr) {
                 int f = pagealloc_bits_find(d->palloc_bits, 1, 0);

@@ -58,7 +58,8 @@ struct page_alloc {
     size_t root_limit;
     // Lowest address that may be free (Go's searchAddr): see [P5].
     uintptr_t search_addr;
-    size_t free_pages; // [P4]
+    size_t free_pages;      // [P4]
+    size_t scavenged_taken; // scavenged pages allocated since the last take
 };
 
 // Reserves the summary and chunk-index address space. Returns false with
@@ -84,6 +85,16 @@ void gch_pagealloc_free(struct page_alloc *p, uintptr_t base, size_t npages);
 // Returns whether the page holding addr is in use (false outside the grown
 // ranges).
 bool gch_pagealloc_in_use(const struct page_alloc *p, uintptr_t addr);
+
+// The scavenger's half (Go's scavenged bitmap): gch_pagealloc_scavenge marks
+// up to max_pages free pages that are not yet scavenged, highest addresses
+// first, calls release on each run it marks (within one chunk), and returns
+// the number of pages marked. Allocation clears the scavenged bits of the
+// run it returns and counts them; gch_pagealloc_take_scavenged returns that
+// count since its last call and resets it.
+size_t gch_pagealloc_scavenge(struct page_alloc *p, size_t max_pages,
+                              void (*release)(uintptr_t base, size_t npages));
+size_t gch_pagealloc_take_scavenged(struct page_alloc *p);
 
 // Returns the number of free pages in the grown ranges.
 size_t gch_pagealloc_free_pages(const struct page_alloc *p);

@@ -226,6 +226,45 @@ static void *internal_thread_body(void *arg)
     return arg;
 }
 
+static void *scav_keep;
+static void roots_scav(void *ctx)
+{
+    (void)ctx;
+    gc_mark(scav_keep);
+}
+
+Test(internal, collection_returns_free_pages_to_the_os)
+{
+    gc_set_roots(roots_scav, NULL);
+    gc_set_gogc(-1);
+    scav_keep = gc_alloc(64, true);
+    for (int i = 0; i < 64; i++)
+        (void)gc_alloc(1 << 20, false); // 64 MiB, all garbage
+    gc_stats before, after, again;
+    gc_get_stats(&before);
+    cr_assert_eq(before.heap_released, 0, "nothing released before a collection");
+    gc_collect();
+    gc_get_stats(&after);
+    // Retained: next_gc (4 MiB minimum) plus 10%; the rest of ~64 MiB goes.
+    cr_assert_geq(after.heap_released, (uint64_t)48 << 20, "released %llu bytes of %llu",
+                  (unsigned long long)after.heap_released, (unsigned long long)after.heap_sys);
+    cr_assert_leq(after.heap_sys - after.heap_released, after.next_gc + after.next_gc / 10 + 8192,
+                  "resident %llu, retain %llu",
+                  (unsigned long long)(after.heap_sys - after.heap_released),
+                  (unsigned long long)after.next_gc);
+    verify_or_fail("after scavenging");
+    // Reusing released pages takes them back, zeroed.
+    for (int i = 0; i < 32; i++) {
+        unsigned char *p = gc_alloc(1 << 20, false);
+        cr_assert_not_null(p);
+        cr_assert(p[0] == 0 && p[(1 << 20) - 1] == 0, "reused released memory is zero");
+    }
+    gc_get_stats(&again);
+    cr_assert_lt(again.heap_released, after.heap_released, "allocation took released pages back");
+    cr_assert_eq(again.heap_sys, after.heap_sys, "without growing the heap");
+    verify_or_fail("after reuse");
+}
+
 Test(internal, exited_thread_caches_are_recycled)
 {
     // A thread's cache goes back on the free list at exit and the next

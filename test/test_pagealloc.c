@@ -424,6 +424,48 @@ Test(pagealloc, exhaustion_then_free)
     gch_pagealloc_destroy(&p);
 }
 
+// The scavenger's bitmap: released runs are free pages, highest first;
+// allocation takes them back and reports how many it took.
+static uintptr_t released_base[16];
+static size_t released_len[16], nreleased;
+static void record_release(uintptr_t base, size_t npages)
+{
+    cr_assert_lt(nreleased, 16u, "more release calls than expected");
+    released_base[nreleased] = base;
+    released_len[nreleased++] = npages;
+}
+
+Test(pagealloc, scavenge_marks_free_pages_highest_first)
+{
+    struct page_alloc p;
+    cr_assert(gch_pagealloc_init(&p));
+    cr_assert(gch_pagealloc_grow(&p, CH(0), 2 * CHUNK));
+    expect_alloc(&p, 1024, PG(0, 0), "take all");
+    do_free(&p, PG(0, 10), 5, "free 5 low");
+    do_free(&p, PG(1, 500), 12, "free 12 high");
+    nreleased = 0;
+    size_t n = gch_pagealloc_scavenge(&p, 14, record_release);
+    cr_assert_eq(n, 14u, "scavenged %zu pages, want 14", n);
+    cr_assert_eq(nreleased, 2u, "release calls %zu, want 2", nreleased);
+    cr_assert_eq(released_base[0], PG(1, 500), "first release at %#lx, want the high run %#lx",
+                 (unsigned long)released_base[0], (unsigned long)PG(1, 500));
+    cr_assert_eq(released_len[0], 12u, "first run %zu pages", released_len[0]);
+    cr_assert_eq(released_base[1], PG(0, 10), "second release at %#lx, want %#lx",
+                 (unsigned long)released_base[1], (unsigned long)PG(0, 10));
+    cr_assert_eq(released_len[1], 2u, "second run %zu pages (budget 14)", released_len[1]);
+    check_verify(&p, "scavenge", "after scavenging");
+    // Nothing left beyond the 3 unscavenged low pages.
+    nreleased = 0;
+    cr_assert_eq(gch_pagealloc_scavenge(&p, 100, record_release), 3u, "the rest");
+    cr_assert_eq(gch_pagealloc_scavenge(&p, 100, record_release), 0u, "nothing twice");
+    // Allocating the high run takes its 12 scavenged pages back.
+    expect_alloc(&p, 12, PG(1, 500), "the high run");
+    cr_assert_eq(gch_pagealloc_take_scavenged(&p), 12u, "took 12 scavenged");
+    cr_assert_eq(gch_pagealloc_take_scavenged(&p), 0u, "and the count resets");
+    check_verify(&p, "scavenge", "after taking back");
+    gch_pagealloc_destroy(&p);
+}
+
 Test(pagealloc, search_addr_after_free_below)
 {
     struct page_alloc p;
