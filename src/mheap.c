@@ -90,10 +90,11 @@ static bool mheap_register_arenas(uintptr_t base, size_t size)
         struct heap_arena **all = gch_os_alloc(cap * sizeof *all);
         if (all == NULL)
             return false;
-        if (h->all_arenas != NULL) {
+        // The old array is kept, not unmapped: gch_mheap_for_each_span
+        // walks a snapshot of it without the lock. Doubling bounds the
+        // waste to the size of the current array.
+        if (h->all_arenas != NULL)
             memcpy(all, h->all_arenas, h->narenas * sizeof *all);
-            gch_os_free(h->all_arenas, h->arenas_cap * sizeof *all);
-        }
         h->all_arenas = all;
         h->arenas_cap = cap;
     }
