@@ -429,6 +429,15 @@ bench-lisp: $(LISP_BIN)
 	    bash $(LISP_DIR)/bench.sh $(LISP_BIN); \
 	fi
 
+# libFuzzer target fuzz/fuzz_heap.c (clang + libclang-rt-14-dev), see fuzz/README.md.
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz check-fuzz
+fuzz: | deps-lib
+	fuzz/run.sh $(FUZZ_SECONDS)
+# CI smoke: 20 seconds from the committed seed corpus.
+check-fuzz: | deps-lib
+	fuzz/run.sh 20
+
 # Benchmarks against malloc peers, Boehm GC and Go; results in bench/results/.
 # `make bench QUICK=1` for a short run (about 2 minutes).
 .PHONY: bench
@@ -465,6 +474,7 @@ help:
 	@echo "  bench-lisp         run examples/mini-lisp/bench.sh"
 	@echo "  bench              bench/run.sh: gcheap vs glibc, mimalloc, jemalloc, tcmalloc, Boehm GC, Go (QUICK=1: short)"
 	@echo "  check-valgrind     memcheck clean on a working host, and reports a read after sweep"
+	@echo "  fuzz check-fuzz    libFuzzer run for FUZZ_SECONDS (60) s; check-fuzz: 20 s smoke"
 	@echo "  format-check format clean"
 	@echo "modes: BUILD=$(MODES) (now $(BUILD), output in $(B)/)"
 

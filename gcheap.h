@@ -17,7 +17,7 @@
  *   MUTATE  The host allocates with gc_alloc and writes pointers freely.
  *           Memory freed by the previous cycle is swept lazily, on demand,
  *           by the allocating threads.
- *   MARK    Begins with the first gc_mark (or gc_mark_range) after a sweep,
+ *   MARK    Begins with the first gc_mark (or non-empty gc_mark_range) after a sweep,
  *           or inside gc_collect. The host calls gc_mark on every root and,
  *           unless a trace hook is set, on every pointer of every object it
  *           reaches (gc_mark returns true exactly once per object per cycle,

@@ -281,6 +281,28 @@ void gc_sweep(void)
     pthread_mutex_unlock(&gch_gc.lock);
 }
 
+// Returns free pages to the OS after a collection. What a cycle will use
+// again is the span memory the heap held at its fullest (Go's
+// lastHeapInUse), so that is retained, plus 10% (Go's retainExtraPercent),
+// taking the largest of the last few cycles: releasing pages that the next
+// cycle faults back in costs more than it saves (Go paces its background
+// scavenger for the same reason). A one-off spike is released once it has
+// left the window.
+#define MARK_SCAVENGE_WINDOW 4
+static void mark_scavenge(uint64_t live, uint64_t inuse_peak)
+{
+    static uint64_t peaks[MARK_SCAVENGE_WINDOW]; // protected by gch_gc.lock
+    static unsigned next;
+    peaks[next++ % MARK_SCAVENGE_WINDOW] = inuse_peak;
+    uint64_t goal = AO_load(&gch_gc.next_gc);
+    if (goal == UINT64_MAX) // GOGC off: the live heap is what stays
+        goal = live > GCH_MIN_HEAP_GOAL ? live : GCH_MIN_HEAP_GOAL;
+    uint64_t retain = goal;
+    for (int i = 0; i < MARK_SCAVENGE_WINDOW; i++)
+        retain = peaks[i] > retain ? peaks[i] : retain;
+    gch_mheap_scavenge(retain + retain / 10);
+}
+
 void gc_collect(void)
 {
     gch_check_not_in_hook("gc_collect called from a trace or roots hook");
@@ -292,6 +314,7 @@ void gc_collect(void)
     if (c == NULL)
         return; // cannot even hold a marker's state: collect later
     uint64_t t0 = gch_nanotime();
+    uint64_t inuse_peak = AO_load(&gch_stats.heap_inuse); // the heap at its fullest
     gch_begin_mark();
 
     struct mcache *view = gch_tls_mcache;
@@ -313,13 +336,7 @@ void gc_collect(void)
     uint64_t live = AO_load(&gch_stats.heap_alloc);
     AO_store(&gch_stats.live_after_gc, live);
     AO_store(&gch_gc.next_gc, mark_goal(live));
-    // Keep what the next cycle will use (the heap goal; the live heap when
-    // GOGC is off), plus Go's 10% (retainExtraPercent), and give the rest of
-    // the free pages back to the OS.
-    uint64_t goal = AO_load(&gch_gc.next_gc);
-    if (goal == UINT64_MAX)
-        goal = live > GCH_MIN_HEAP_GOAL ? live : GCH_MIN_HEAP_GOAL;
-    gch_mheap_scavenge(goal + goal / 10);
+    mark_scavenge(live, inuse_peak);
     gch_atomic_add(&gch_stats.pause_total_ns, t2 - t0);
     if (gch_debug.gctrace) {
         char sweep[48], ms[32];

@@ -1,0 +1,1138 @@
+// fuzz_heap.c: a libFuzzer target that decodes its input as a sequence of
+// heap operations, runs them against gcheap and checks every collection
+// against a reachability model of its own. See src/malloc.c for gcheap's
+// overview and fuzz/README.md for building and running.
+//
+// THE MODEL
+//
+// The target keeps a table of the objects it allocated (pointer, requested
+// size, usable extent, kind, a tag from which a byte pattern is derived, and
+// its own copy of the object's pointer slots), a root table of 64 words that
+// its roots hook marks, and, during a manual mark phase, which objects it
+// has marked (with their closure) and which were born black. After every
+// cycle -- gc_collect, gc_sweep, or an automatic collection inside gc_alloc,
+// seen as a call of the roots hook -- it computes the live set:
+//
+//   collect:  closure(roots ∪ marked ∪ born black)
+//   sweep:    closure(marked ∪ born black)
+//
+// and checks: every live object is still allocated (gc_base and gc_size
+// answer for it) with its pattern and slots intact; every other non-tiny
+// object is freed (gc_base == NULL) and leaves the model, so its address
+// may be reused; gch_heap_verify is clean.
+//
+// Tiny objects share 16-byte blocks, and a thread's current block survives
+// every mark phase, so a tiny object whose block holds nothing reachable
+// may still be allocated: for them the target checks only "reachable =>
+// allocated" and keeps them in the model while gc_base says the block
+// lives. Since every input starts from an empty heap, the model knows every
+// object: gc_base must answer NULL, and gc_mark false, for any address
+// outside them.
+//
+// The host side follows the protocol of gcheap.h: the roots hook marks the
+// whole root table, so every object the model may still use is reachable
+// at every allocation (any gc_alloc may collect); no pointer is written
+// during a mark phase unless its target is already marked or born black;
+// hooks are changed only outside collections. Without a trace hook (a knob
+// of the input) the host traces itself from gc_mark's "newly marked".
+//
+// INPUT FORMAT (little-endian; a missing byte reads as 0)
+//
+//   op byte, low 4 bits:
+//     0-2  alloc   flags(1) size(...)           flags: bit 0 scan, bits 1-3
+//                                               size selector, bits 4-7 slots
+//     3    burst   flags(1) count(1) size(...) root(1): 1 + count % 64 objects;
+//                  flags bit 4 chains them (slot 0 = previous) under root
+//     4-5  store   obj(2) slot(1) target(2) how(1): target 0xffff = NULL
+//     6-7  root    slot(1) obj(2) how(1)
+//     8    unroot  slot(1)
+//     9-10 mark    sub(1) ...: a root, an interior pointer, a random word,
+//                  an edge address, NULL, or gc_mark_range over the roots
+//     11   sweep   gc_sweep
+//     12   collect gc_collect
+//     13-14 query  sub(1) ...: gc_base/gc_size of random words, interior
+//                  pointers, one past the end, foreign memory
+//     15   knob    sub(1) value(1): GOGC, trace hook on/off, roots by
+//                  gc_mark_range, mark-stack limit, verify, drop all roots,
+//                  make the nth OS call from now fail (gch_os_fail_nth)
+//
+// Bounds per input: 2048 operations, 4096 objects, 24 MiB allocated. Every
+// input ends with the mark phase closed, a checked gc_collect, and a checked
+// gc_collect with no roots, so the next input starts from an empty heap.
+//
+// FUZZ_HEAP_TRACE=1 in the environment prints each operation on stderr
+// (for reading a crash input).
+#include "../src/internal.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define FUZZ_MAX_OPS   2048
+#define FUZZ_MAX_OBJS  4096
+#define FUZZ_MAX_BYTES ((size_t)24 << 20)
+#define FUZZ_LARGE_MAX ((size_t)1 << 20)
+#define FUZZ_MAX_SLOTS 8
+#define FUZZ_NROOTS    64
+#define FUZZ_HASH_BITS 13 // 8192 entries: at most half full
+#define FUZZ_HASH_SIZE ((size_t)1 << FUZZ_HASH_BITS)
+// Pattern windows: the first, middle and last bytes of an object carry its
+// pattern; checking every byte of a 1 MiB object at every cycle would make
+// large objects dominate the run time.
+#define FUZZ_WINDOW 64
+
+_Static_assert(FUZZ_HASH_SIZE >= 2 * FUZZ_MAX_OBJS, "the object index must stay half empty");
+
+enum obj_kind { KIND_TINY, KIND_NOSCAN, KIND_SCAN };
+
+// One allocated object of the model.
+//   base == p for non-tiny objects; the 16-byte block for tiny ones.
+//   ext == gc_size: class size, whole pages, or 16 for a tiny block.
+//   slot[k] == the word at p + 8k (k < nslots); slot_key[k] is the pointer
+//   gc_alloc returned for the target (0 for NULL), the key of the index.
+struct obj {
+    uintptr_t p;
+    uintptr_t base;
+    size_t size;
+    size_t ext;
+    uint64_t tag;
+    uint8_t kind;
+    uint8_t nslots;
+    bool marked; // manual mark phase: marked by the host or traced
+    bool black;  // allocated during the current mark phase
+    bool live;   // scratch of the cycle check
+    uintptr_t slot[FUZZ_MAX_SLOTS];
+    uintptr_t slot_key[FUZZ_MAX_SLOTS];
+};
+
+enum cycle_kind { CYCLE_COLLECT, CYCLE_SWEEP, CYCLE_AUTO };
+
+static struct fuzz_model {
+    struct obj objs[FUZZ_MAX_OBJS];
+    size_t n;
+    int32_t index[FUZZ_HASH_SIZE]; // p -> object number + 1; 0 = empty
+    // Read word by word by gc_mark_range, so it must be pointer-sized.
+    uintptr_t root_val[FUZZ_NROOTS]; // what the roots hook marks
+    uintptr_t root_key[FUZZ_NROOTS]; // p of the object root_val points into
+    bool marking;                    // a manual mark phase is open
+    bool host_traces;                // no trace hook: the host traces
+    bool roots_by_range;             // the roots hook uses gc_mark_range
+    size_t bytes;                    // allocated by this input, at extent
+    unsigned roots_calls;
+    unsigned long fault_at; // gch_os_calls() at which the injected fault fires
+    uint64_t next_tag;
+    size_t opno;
+    const char *opname;
+    bool trace_ops;
+} model;
+
+// Worklists of the model's closure and of host tracing. An object enters
+// at most once per cycle, so these bounds hold.
+static size_t work[FUZZ_MAX_OBJS];
+static uintptr_t host_work[2 * FUZZ_MAX_OBJS + 64];
+
+// Live tiny blocks during a cycle check (open addressing, generation-tagged
+// so that it need not be cleared).
+static struct {
+    uintptr_t block;
+    unsigned gen;
+} blockset[FUZZ_HASH_SIZE];
+static unsigned blockset_gen;
+
+static const uint8_t zeros[4096];
+
+__attribute__((format(printf, 1, 2), noreturn)) static void fuzz_fail(const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "fuzz_heap: op #%zu (%s): %s\n", model.opno, model.opname ? model.opname : "-",
+            buf);
+    fprintf(stderr, "fuzz_heap: model: %zu objects, %zu bytes, %s phase, %s\n", model.n,
+            model.bytes, model.marking ? "mark" : "mutate",
+            model.host_traces ? "host traces" : "trace hook");
+    fflush(stderr);
+    abort();
+}
+
+__attribute__((format(printf, 1, 2))) static void fuzz_log(const char *fmt, ...)
+{
+    if (!model.trace_ops)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "  #%zu ", model.opno);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+// ------------------------------------------------------------------ input
+
+struct reader {
+    const uint8_t *p;
+    size_t n;
+};
+
+static uint8_t rd8(struct reader *r)
+{
+    if (r->n == 0)
+        return 0;
+    r->n--;
+    return *r->p++;
+}
+static uint16_t rd16(struct reader *r)
+{
+    uint16_t lo = rd8(r);
+    return (uint16_t)(lo | (uint16_t)rd8(r) << 8);
+}
+static uint32_t rd32(struct reader *r)
+{
+    uint32_t lo = rd16(r);
+    return lo | (uint32_t)rd16(r) << 16;
+}
+static uint64_t rd64(struct reader *r)
+{
+    uint64_t lo = rd32(r);
+    return lo | (uint64_t)rd32(r) << 32;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+// ------------------------------------------------------------ object index
+
+static size_t index_slot(uintptr_t p)
+{
+    return (size_t)((p * 0x9e3779b97f4a7c15ull) >> (64 - FUZZ_HASH_BITS));
+}
+
+// The model object whose gc_alloc pointer is p, or -1.
+static long index_find(uintptr_t p)
+{
+    for (size_t h = index_slot(p);; h = (h + 1) & (FUZZ_HASH_SIZE - 1)) {
+        int32_t e = model.index[h];
+        if (e == 0)
+            return -1;
+        if (model.objs[e - 1].p == p)
+            return e - 1;
+    }
+}
+
+static void index_insert(size_t i)
+{
+    size_t h = index_slot(model.objs[i].p);
+    while (model.index[h] != 0)
+        h = (h + 1) & (FUZZ_HASH_SIZE - 1);
+    model.index[h] = (int32_t)i + 1;
+}
+
+static void index_rebuild(void)
+{
+    memset(model.index, 0, sizeof model.index);
+    for (size_t i = 0; i < model.n; i++)
+        index_insert(i);
+}
+
+// The object a stored key names; the model never keeps a key to a freed
+// object, so a miss is a bug of the target itself.
+static struct obj *obj_of_key(uintptr_t key, const char *what)
+{
+    long i = index_find(key);
+    if (i < 0)
+        fuzz_fail("model: %s %#lx names no object", what, (unsigned long)key);
+    return &model.objs[i];
+}
+
+static bool blockset_add(uintptr_t block)
+{
+    for (size_t h = index_slot(block);; h = (h + 1) & (FUZZ_HASH_SIZE - 1)) {
+        if (blockset[h].gen != blockset_gen) {
+            blockset[h].block = block;
+            blockset[h].gen = blockset_gen;
+            return true;
+        }
+        if (blockset[h].block == block)
+            return false;
+    }
+}
+
+static bool blockset_has(uintptr_t block)
+{
+    for (size_t h = index_slot(block);; h = (h + 1) & (FUZZ_HASH_SIZE - 1)) {
+        if (blockset[h].gen != blockset_gen)
+            return false;
+        if (blockset[h].block == block)
+            return true;
+    }
+}
+
+// ------------------------------------------------------- object contents
+
+static uint8_t pattern_byte(uint64_t tag, size_t off)
+{
+    uint64_t x = mix64(tag ^ (uint64_t)(off >> 3));
+    return (uint8_t)(x >> ((off & 7) * 8));
+}
+
+// Writes (write) or checks the pattern windows of o outside its slots.
+// Returns the first offset that differs, or SIZE_MAX.
+static size_t obj_pattern(const struct obj *o, bool write)
+{
+    uint8_t *mem = (uint8_t *)o->p;
+    size_t n = o->size, slots_end = (size_t)o->nslots * sizeof(uintptr_t);
+    size_t mid = n / 2 > FUZZ_WINDOW / 2 ? n / 2 - FUZZ_WINDOW / 2 : 0;
+    size_t tail = n > FUZZ_WINDOW ? n - FUZZ_WINDOW : 0;
+    size_t win[3][2] = {{0, FUZZ_WINDOW}, {mid, mid + FUZZ_WINDOW}, {tail, n}};
+    size_t done = slots_end;
+    for (int w = 0; w < 3; w++) {
+        size_t lo = win[w][0] > done ? win[w][0] : done;
+        size_t hi = win[w][1] < n ? win[w][1] : n;
+        for (size_t off = lo; off < hi; off++) {
+            uint8_t want = pattern_byte(o->tag, off);
+            if (write)
+                mem[off] = want;
+            else if (mem[off] != want)
+                return off;
+        }
+        if (hi > done)
+            done = hi;
+    }
+    return SIZE_MAX;
+}
+
+static uintptr_t obj_load_slot(const struct obj *o, unsigned k)
+{
+    uintptr_t v;
+    memcpy(&v, (const char *)o->p + k * sizeof v, sizeof v);
+    return v;
+}
+
+static void obj_store_slot(struct obj *o, unsigned k, uintptr_t v, uintptr_t key)
+{
+    memcpy((char *)o->p + k * sizeof v, &v, sizeof v);
+    o->slot[k] = v;
+    o->slot_key[k] = key;
+}
+
+static const char *kind_name(const struct obj *o)
+{
+    return o->kind == KIND_TINY ? "tiny" : o->kind == KIND_SCAN ? "scan" : "noscan";
+}
+
+// o must be allocated: gc_base/gc_size answer for it and its bytes are the
+// ones the target wrote.
+static void obj_check_alive(const struct obj *o, const char *why)
+{
+    void *b = gc_base((void *)o->p);
+    if (b != (void *)o->base)
+        fuzz_fail("%s %s object %p (size %zu, extent %zu): gc_base = %p, want %p", why,
+                  kind_name(o), (void *)o->p, o->size, o->ext, b, (void *)o->base);
+    size_t sz = gc_size((void *)o->p);
+    if (sz != o->ext)
+        fuzz_fail("%s %s object %p: gc_size = %zu, want %zu", why, kind_name(o), (void *)o->p, sz,
+                  o->ext);
+    b = gc_base((void *)(o->base + o->ext - 1));
+    if (b != (void *)o->base)
+        fuzz_fail("%s %s object %p: gc_base(last byte) = %p", why, kind_name(o), (void *)o->p, b);
+    size_t off = obj_pattern(o, false);
+    if (off != SIZE_MAX)
+        fuzz_fail("%s %s object %p (size %zu): byte %zu is %#x, want %#x", why, kind_name(o),
+                  (void *)o->p, o->size, off, ((uint8_t *)o->p)[off], pattern_byte(o->tag, off));
+    for (unsigned k = 0; k < o->nslots; k++) {
+        uintptr_t v = obj_load_slot(o, k);
+        if (v != o->slot[k])
+            fuzz_fail("%s scan object %p: slot %u holds %#lx, want %#lx", why, (void *)o->p, k,
+                      (unsigned long)v, (unsigned long)o->slot[k]);
+    }
+}
+
+// ----------------------------------------------------------- expectations
+
+// The usable size gcheap must give a request, computed from the class
+// table by search (not by its lookup tables).
+static size_t expected_extent(size_t size, bool scan)
+{
+    if (size == 0)
+        return 0;
+    if (!scan && size < GCH_TINY_SIZE)
+        return GCH_TINY_SIZE;
+    if (size <= GCH_MAX_SMALL_SIZE) {
+        for (unsigned c = 1; c < GCH_NUM_SIZE_CLASSES; c++) {
+            if (gch_class_to_size[c] >= size)
+                return gch_class_to_size[c];
+        }
+        fuzz_fail("no size class holds %zu bytes", size);
+    }
+    return (size + GCH_PAGE_SIZE - 1) & ~(size_t)(GCH_PAGE_SIZE - 1);
+}
+
+// The model's answer for gc_base(a): the unit (object or tiny block)
+// holding a. Returns false if no model object holds a.
+static bool model_unit_at(uintptr_t a, uintptr_t *base, size_t *ext)
+{
+    for (size_t i = 0; i < model.n; i++) {
+        const struct obj *o = &model.objs[i];
+        if (a - o->base < o->ext) {
+            *base = o->base;
+            *ext = o->ext;
+            return true;
+        }
+    }
+    return false;
+}
+
+// Does the model hold a tiny object in the block at base?
+static bool model_has_tiny_block(uintptr_t base)
+{
+    for (uintptr_t a = base; a < base + GCH_TINY_SIZE; a++) {
+        long i = index_find(a);
+        if (i >= 0 && model.objs[i].kind == KIND_TINY)
+            return true;
+    }
+    return false;
+}
+
+// ------------------------------------------------------------------ hooks
+
+static void fuzz_trace(void *obj, size_t size, void *ctx)
+{
+    (void)ctx;
+    long i = index_find((uintptr_t)obj);
+    if (i < 0 || model.objs[i].kind != KIND_SCAN)
+        fuzz_fail("trace hook called on %p (size %zu), not a scan object of the model", obj, size);
+    const struct obj *o = &model.objs[i];
+    if (size != o->ext)
+        fuzz_fail("trace hook: object %p given size %zu, gc_size is %zu", obj, size, o->ext);
+    for (unsigned k = 0; k < o->nslots; k++)
+        gc_mark((void *)obj_load_slot(o, k));
+}
+
+// gc_mark without a trace hook: the host walks what gc_mark newly marks.
+static bool host_mark(uintptr_t v)
+{
+    if (!gc_mark((void *)v))
+        return false;
+    size_t len = 0;
+    host_work[len++] = (uintptr_t)gc_base((void *)v);
+    while (len > 0) {
+        uintptr_t b = host_work[--len];
+        long i = index_find(b);
+        if (i < 0) {
+            // A tiny block whose first bytes hold no model object.
+            if (model_has_tiny_block(b))
+                continue;
+            fuzz_fail("gc_mark newly marked %p, which is no object of the model", (void *)b);
+        }
+        const struct obj *o = &model.objs[i];
+        for (unsigned k = 0; k < o->nslots; k++) {
+            uintptr_t w = obj_load_slot(o, k);
+            if (gc_mark((void *)w)) {
+                if (len == sizeof host_work / sizeof host_work[0])
+                    fuzz_fail("host tracing: more newly marked objects than the model holds");
+                host_work[len++] = (uintptr_t)gc_base((void *)w);
+            }
+        }
+    }
+    return true;
+}
+
+static void fuzz_roots(void *ctx)
+{
+    (void)ctx;
+    model.roots_calls++;
+    if (model.host_traces) {
+        for (int r = 0; r < FUZZ_NROOTS; r++)
+            host_mark(model.root_val[r]);
+    } else if (model.roots_by_range) {
+        gc_mark_range(&model.root_val[0], &model.root_val[FUZZ_NROOTS]);
+    } else {
+        for (int r = 0; r < FUZZ_NROOTS; r++)
+            gc_mark((void *)model.root_val[r]);
+    }
+}
+
+static void fuzz_verify(const char *when)
+{
+    char why[256];
+    pthread_mutex_lock(&gch_gc.lock);
+    bool ok = gch_heap_verify(why, sizeof why);
+    pthread_mutex_unlock(&gch_gc.lock);
+    if (!ok)
+        fuzz_fail("gch_heap_verify %s: %s", when, why);
+}
+
+// ------------------------------------------------------------ cycle check
+
+// Pushes o on the closure worklist unless already live.
+static void live_push(size_t i, size_t *len)
+{
+    if (!model.objs[i].live) {
+        model.objs[i].live = true;
+        work[(*len)++] = i;
+    }
+}
+
+// Checks the heap after a cycle of the given kind and drops what it freed.
+// For CYCLE_AUTO, [qbase, qbase + qext) is the object gc_alloc returned
+// after collecting: it may reuse a freed object's memory, so dead objects
+// overlapping it are dropped unchecked.
+static void model_check_cycle(enum cycle_kind kind, uintptr_t qbase, size_t qext)
+{
+    static const char *names[] = {"gc_collect", "gc_sweep", "automatic collection"};
+    if (AO_load(&gch_gc.phase) != GCH_PHASE_MUTATE)
+        fuzz_fail("after %s the heap is in phase %d", names[kind], (int)AO_load(&gch_gc.phase));
+
+    // The live set.
+    size_t len = 0;
+    for (size_t i = 0; i < model.n; i++)
+        model.objs[i].live = false;
+    if (model.marking) {
+        for (size_t i = 0; i < model.n; i++) {
+            if (model.objs[i].marked || model.objs[i].black)
+                live_push(i, &len);
+        }
+    }
+    if (kind != CYCLE_SWEEP) {
+        for (int r = 0; r < FUZZ_NROOTS; r++) {
+            if (model.root_key[r] != 0)
+                live_push((size_t)(obj_of_key(model.root_key[r], "root") - model.objs), &len);
+        }
+    }
+    while (len > 0) {
+        const struct obj *o = &model.objs[work[--len]];
+        for (unsigned k = 0; k < o->nslots; k++) {
+            if (o->slot_key[k] != 0)
+                live_push((size_t)(obj_of_key(o->slot_key[k], "slot") - model.objs), &len);
+        }
+    }
+    blockset_gen++;
+    for (size_t i = 0; i < model.n; i++) {
+        if (model.objs[i].live && model.objs[i].kind == KIND_TINY)
+            blockset_add(model.objs[i].base);
+    }
+
+    // The verdicts.
+    size_t kept = 0;
+    const char *why =
+        kind == CYCLE_SWEEP ? "after gc_sweep, marked" : "after a collection, reachable";
+    for (size_t i = 0; i < model.n; i++) {
+        struct obj *o = &model.objs[i];
+        bool tiny = o->kind == KIND_TINY;
+        bool expect = o->live || (tiny && blockset_has(o->base));
+        bool reused = kind == CYCLE_AUTO && o->base < qbase + qext && qbase < o->base + o->ext;
+        if (expect) {
+            if (reused)
+                fuzz_fail("gc_alloc returned %p (extent %zu), overlapping live %s object %p",
+                          (void *)qbase, qext, kind_name(o), (void *)o->p);
+            obj_check_alive(o, why);
+        } else if (reused) {
+            continue; // freed, and its memory handed out again
+        } else if (!tiny) {
+            void *b = gc_base((void *)o->p);
+            size_t sz = gc_size((void *)o->p);
+            if (b != NULL || sz != 0)
+                fuzz_fail("after %s, unreachable %s object %p (size %zu) is still allocated: "
+                          "gc_base = %p, gc_size = %zu",
+                          names[kind], kind_name(o), (void *)o->p, o->size, b, sz);
+            continue;
+        } else if (gc_base((void *)o->p) == NULL) {
+            continue; // its block was freed
+        } else {
+            obj_check_alive(o, "after a collection, surviving tiny");
+        }
+        o->marked = o->black = false;
+        if (kept != i)
+            model.objs[kept] = *o;
+        kept++;
+    }
+    model.n = kept;
+    model.marking = false;
+    index_rebuild();
+
+    // Whatever the model still refers to must have survived. A manual sweep
+    // ignores the roots, so roots into freed objects are cleared.
+    for (int r = 0; r < FUZZ_NROOTS; r++) {
+        if (model.root_key[r] != 0 && index_find(model.root_key[r]) < 0) {
+            if (kind != CYCLE_SWEEP)
+                fuzz_fail("model: root %d names a freed object", r);
+            model.root_key[r] = model.root_val[r] = 0;
+        }
+    }
+    for (size_t i = 0; i < model.n; i++) {
+        for (unsigned k = 0; k < model.objs[i].nslots; k++) {
+            if (model.objs[i].slot_key[k] != 0)
+                (void)obj_of_key(model.objs[i].slot_key[k], "slot");
+        }
+    }
+    fuzz_verify(names[kind]);
+}
+
+// ------------------------------------------------------------- operations
+
+static struct obj *pick(struct reader *r)
+{
+    uint16_t v = rd16(r);
+    return model.n == 0 ? NULL : &model.objs[v % model.n];
+}
+
+// A pointer into o chosen by how: its own pointer, or any byte of its unit.
+static uintptr_t pointer_into(const struct obj *o, uint8_t how)
+{
+    if (how < 128)
+        return o->p;
+    return o->base + (uintptr_t)mix64(how) % o->ext;
+}
+
+static size_t read_size(struct reader *r, unsigned sel)
+{
+    static const size_t edges[] = {0,     1,     7,     8,     9,     15,    16,     17,
+                                   24,    25,    32,    33,    48,    1016,  1017,   1024,
+                                   1025,  1152,  8192,  8193,  16384, 27264, 28672,  32767,
+                                   32768, 32769, 40960, 65536, 65537, 81920, 1048576};
+    switch (sel & 7) {
+    case 0:
+    case 1:
+        return 1 + rd8(r) % 15;
+    case 2:
+        return 16 + rd8(r);
+    case 3:
+        return 1 + rd16(r) % 1024;
+    case 4:
+        return 1 + rd16(r) % GCH_MAX_SMALL_SIZE;
+    case 5:
+        return edges[rd8(r) % (sizeof edges / sizeof edges[0])];
+    case 6:
+        return GCH_MAX_SMALL_SIZE + 1 + rd32(r) % (FUZZ_LARGE_MAX - GCH_MAX_SMALL_SIZE);
+    default: {
+        uint8_t pages = rd8(r);
+        return pages == 0 ? 0 : (size_t)(1 + pages % 128) * GCH_PAGE_SIZE;
+    }
+    }
+}
+
+// Allocates, checks the new object and adds it to the model. Returns its
+// number (valid until the next allocation or cycle), or -1 if the input's
+// budget is spent or size is 0.
+static long fuzz_alloc(size_t size, bool scan, unsigned want_slots)
+{
+    bool tiny = !scan && size > 0 && size < GCH_TINY_SIZE;
+    size_t ext = expected_extent(size, scan);
+    if (model.n == FUZZ_MAX_OBJS || model.bytes + ext > FUZZ_MAX_BYTES)
+        return -1;
+    unsigned calls = model.roots_calls;
+    unsigned long os_calls = gch_os_calls();
+    errno = 0;
+    void *q = gc_alloc(size, scan);
+    // NULL only for ENOMEM from an injected OS failure during this call; the
+    // heap must stay usable (and whatever it collected on the way, correct).
+    int err = errno;
+    if (q == NULL &&
+        (err != ENOMEM || model.fault_at <= os_calls || model.fault_at > gch_os_calls()))
+        fuzz_fail("gc_alloc(%zu, %d) returned NULL (errno %d)", size, scan, err);
+    uintptr_t qp = (uintptr_t)q;
+    uintptr_t qbase = tiny ? qp & ~(uintptr_t)(GCH_TINY_SIZE - 1) : qp;
+    if (model.roots_calls != calls) {
+        if (model.marking)
+            fuzz_fail("gc_alloc collected during a mark phase");
+        fuzz_log("automatic collection");
+        model_check_cycle(CYCLE_AUTO, qbase, q != NULL ? ext : 0);
+    }
+    if (q == NULL) {
+        fuzz_log("alloc %zu: NULL after the injected OS failure", size);
+        return -1;
+    }
+    if (size == 0) {
+        if (gc_base(q) != NULL || gc_size(q) != 0)
+            fuzz_fail("gc_alloc(0) = %p is a heap object (gc_base %p)", q, gc_base(q));
+        return -1;
+    }
+    model.bytes += ext;
+
+    // Alignment (gcheap.h), placement, size, zeroing.
+    size_t align;
+    if (tiny)
+        align = size % 8 == 0 ? 8 : size % 4 == 0 ? 4 : size % 2 == 0 ? 2 : 1;
+    else if (size > GCH_MAX_SMALL_SIZE)
+        align = GCH_PAGE_SIZE;
+    else
+        align = ext % 16 == 0 ? 16 : 8;
+    if (qp % align != 0)
+        fuzz_fail("gc_alloc(%zu, %d) = %p is not %zu-byte aligned", size, scan, q, align);
+    void *b = gc_base(q);
+    size_t sz = gc_size(q);
+    if (b != (void *)qbase || sz != ext)
+        fuzz_fail("gc_alloc(%zu, %d) = %p: gc_base %p gc_size %zu, want %p %zu", size, scan, q, b,
+                  sz, (void *)qbase, ext);
+    if (tiny && qp + size > qbase + GCH_TINY_SIZE)
+        fuzz_fail("tiny gc_alloc(%zu) = %p crosses its block %p", size, q, (void *)qbase);
+    for (size_t off = 0; off < size; off += sizeof zeros) {
+        size_t chunk = size - off < sizeof zeros ? size - off : sizeof zeros;
+        if (memcmp((char *)q + off, zeros, chunk) != 0)
+            fuzz_fail("gc_alloc(%zu, %d) = %p is not zeroed near offset %zu", size, scan, q, off);
+    }
+    if (index_find(qp) >= 0)
+        fuzz_fail("gc_alloc returned %p, a live object of the model", q);
+    if (tiny) {
+        for (uintptr_t a = qbase; a < qbase + GCH_TINY_SIZE; a++) {
+            long i = index_find(a);
+            if (i >= 0 && a < qp + size && qp < a + model.objs[i].size)
+                fuzz_fail("tiny gc_alloc(%zu) = %p overlaps live tiny object %p (size %zu)", size,
+                          q, (void *)a, model.objs[i].size);
+        }
+    }
+
+    size_t i = model.n++;
+    struct obj *o = &model.objs[i];
+    memset(o, 0, sizeof *o);
+    o->p = qp;
+    o->base = qbase;
+    o->size = size;
+    o->ext = ext;
+    o->tag = mix64(model.next_tag++);
+    o->kind = tiny ? KIND_TINY : scan ? KIND_SCAN : KIND_NOSCAN;
+    size_t fit = size / sizeof(uintptr_t);
+    o->nslots = (uint8_t)(!scan ? 0 : want_slots < fit ? want_slots : fit);
+    if (o->nslots > FUZZ_MAX_SLOTS)
+        o->nslots = FUZZ_MAX_SLOTS;
+    o->black = model.marking;
+    obj_pattern(o, true);
+    index_insert(i);
+    fuzz_log("alloc %zu %s -> %p (extent %zu, %u slots)%s", size, kind_name(o), q, ext, o->nslots,
+             o->black ? " black" : "");
+    return (long)i;
+}
+
+static void op_alloc(struct reader *r)
+{
+    uint8_t flags = rd8(r);
+    size_t size = read_size(r, flags >> 1);
+    (void)fuzz_alloc(size, flags & 1, flags >> 4);
+}
+
+// count+1 objects of one size; chained: each one's slot 0 holds the previous
+// one and a root holds the newest, so the chain is reachable at every
+// allocation.
+static void op_burst(struct reader *r)
+{
+    uint8_t flags = rd8(r);
+    unsigned count = 1 + rd8(r) % 64;
+    size_t size = read_size(r, flags >> 1);
+    int root = rd8(r) % FUZZ_NROOTS;
+    bool chain = flags & 0x10;
+    uintptr_t prev = 0;
+    fuzz_log("burst of %u x %zu, %s%s", count, size, flags & 1 ? "scan" : "noscan",
+             chain ? ", chained" : "");
+    for (unsigned n = 0; n < count; n++) {
+        long i = fuzz_alloc(size, flags & 1, 1);
+        if (i < 0)
+            return;
+        struct obj *o = &model.objs[i];
+        if (!chain)
+            continue;
+        if (prev != 0 && o->nslots > 0)
+            obj_store_slot(o, 0, prev, prev);
+        prev = o->p;
+        model.root_val[root] = model.root_key[root] = o->p;
+    }
+}
+
+static void op_store(struct reader *r)
+{
+    struct obj *o = pick(r);
+    unsigned k = rd8(r) % FUZZ_MAX_SLOTS;
+    uint16_t t = rd16(r);
+    uint8_t how = rd8(r);
+    if (o == NULL || k >= o->nslots)
+        return;
+    if (t == 0xffff) {
+        fuzz_log("store %p[%u] = NULL", (void *)o->p, k);
+        obj_store_slot(o, k, 0, 0);
+        return;
+    }
+    const struct obj *j = &model.objs[t % model.n];
+    // No write barrier: during a mark phase only targets that are already
+    // live for this cycle may be stored (gcheap.h: no pointer writes while
+    // marking).
+    if (model.marking && !j->marked && !j->black)
+        return;
+    uintptr_t v = pointer_into(j, how);
+    fuzz_log("store %p[%u] = %p (object %p)", (void *)o->p, k, (void *)v, (void *)j->p);
+    obj_store_slot(o, k, v, j->p);
+}
+
+static void op_root(struct reader *r)
+{
+    int root = rd8(r) % FUZZ_NROOTS;
+    const struct obj *o = pick(r);
+    uint8_t how = rd8(r);
+    if (o == NULL)
+        return;
+    model.root_val[root] = pointer_into(o, how);
+    model.root_key[root] = o->p;
+    fuzz_log("root[%d] = %p (object %p)", root, (void *)model.root_val[root], (void *)o->p);
+}
+
+static void op_unroot(struct reader *r)
+{
+    int root = rd8(r) % FUZZ_NROOTS;
+    model.root_val[root] = model.root_key[root] = 0;
+    fuzz_log("root[%d] = NULL", root);
+}
+
+// The model's side of marking from o (trace): what the library marks
+// through the trace hook (or the host through gc_mark's answer).
+static void model_trace_from(size_t i)
+{
+    size_t len = 0;
+    work[len++] = i;
+    while (len > 0) {
+        const struct obj *o = &model.objs[work[--len]];
+        for (unsigned k = 0; k < o->nslots; k++) {
+            if (o->slot_key[k] == 0)
+                continue;
+            struct obj *t = obj_of_key(o->slot_key[k], "slot");
+            if (t->marked || t->black)
+                continue; // born black: gc_mark refuses it, nothing traced
+            t->marked = true;
+            if (t->kind == KIND_SCAN)
+                work[len++] = (size_t)(t - model.objs);
+        }
+    }
+}
+
+// The model's side of gc_mark(a) in a manual mark phase; checks gc_mark's
+// answer ret unless check is false (gc_mark_range).
+static void model_mark(uintptr_t a, bool ret, bool check)
+{
+    bool found = false, tiny_was_marked = false, tiny_found = false;
+    for (size_t i = 0; i < model.n; i++) {
+        struct obj *o = &model.objs[i];
+        if (a - o->base >= o->ext)
+            continue;
+        found = true;
+        if (o->kind == KIND_TINY) {
+            tiny_found = true;
+            tiny_was_marked |= o->marked || o->black;
+            o->marked = true;
+            continue;
+        }
+        bool want = !o->marked && !o->black;
+        if (check && ret != want)
+            fuzz_fail("gc_mark(%p) into %s object %p (%s) returned %d, want %d", (void *)a,
+                      kind_name(o), (void *)o->p,
+                      o->black    ? "born black"
+                      : o->marked ? "marked"
+                                  : "unmarked",
+                      ret, want);
+        if (want) {
+            o->marked = true;
+            if (o->kind == KIND_SCAN)
+                model_trace_from(i);
+        }
+    }
+    if (check && tiny_found && tiny_was_marked && ret)
+        fuzz_fail("gc_mark(%p) into a marked tiny block returned true", (void *)a);
+    if (check && !found && ret)
+        fuzz_fail("gc_mark(%p), outside every object, returned true", (void *)a);
+}
+
+static void model_begin_mark(void)
+{
+    if (model.marking)
+        return;
+    for (size_t i = 0; i < model.n; i++) {
+        if (model.objs[i].marked || model.objs[i].black)
+            fuzz_fail("model: object %p marked outside a mark phase", (void *)model.objs[i].p);
+    }
+    model.marking = true;
+}
+
+static void op_mark(struct reader *r)
+{
+    unsigned sub = rd8(r) % 6;
+    uintptr_t a = 0;
+    const struct obj *o;
+    if (sub == 5 && model.host_traces)
+        sub = 0; // gc_mark_range cannot tell the host what to trace
+    switch (sub) {
+    case 0:
+        a = model.root_val[rd8(r) % FUZZ_NROOTS];
+        break;
+    case 1:
+        o = pick(r);
+        a = o ? o->base + rd16(r) % o->ext : 0;
+        break;
+    case 2:
+        a = (uintptr_t)rd64(r);
+        break;
+    case 3: {
+        uint8_t how = rd8(r);
+        o = pick(r);
+        if (o != NULL)
+            a = how % 3 == 0 ? o->base + o->ext : how % 3 == 1 ? o->p + o->size : o->base - 1;
+        break;
+    }
+    case 4:
+        break;
+    default: {
+        unsigned lo = rd8(r) % FUZZ_NROOTS, hi = rd8(r) % (FUZZ_NROOTS + 1);
+        fuzz_log("gc_mark_range(roots[%u..%u))", lo, hi);
+        // An empty or inverted range does nothing: no mark phase begins.
+        uint64_t phase = AO_load(&gch_gc.phase);
+        gc_mark_range(&model.root_val[lo], &model.root_val[hi]);
+        if (lo >= hi) {
+            if (AO_load(&gch_gc.phase) != phase)
+                fuzz_fail("an empty gc_mark_range changed the phase");
+            return;
+        }
+        model_begin_mark();
+        for (unsigned k = lo; k < hi; k++)
+            model_mark(model.root_val[k], false, false);
+        return;
+    }
+    }
+    model_begin_mark();
+    bool ret = model.host_traces ? host_mark(a) : gc_mark((void *)a);
+    fuzz_log("gc_mark(%p) = %d", (void *)a, ret);
+    if (AO_load(&gch_gc.phase) != GCH_PHASE_MARK)
+        fuzz_fail("gc_mark did not begin a mark phase");
+    model_mark(a, ret, true);
+}
+
+static void op_sweep(void)
+{
+    fuzz_log("gc_sweep");
+    model_begin_mark(); // gc_sweep outside a phase runs an empty one
+    gc_sweep();
+    model_check_cycle(CYCLE_SWEEP, 0, 0);
+}
+
+static void op_collect(void)
+{
+    fuzz_log("gc_collect");
+    unsigned calls = model.roots_calls;
+    gc_collect();
+    if (model.roots_calls != calls + 1)
+        fuzz_fail("gc_collect called the roots hook %u times", model.roots_calls - calls);
+    model_check_cycle(CYCLE_COLLECT, 0, 0);
+}
+
+static int query_local; // an address outside the heap
+
+static void op_query(struct reader *r)
+{
+    unsigned sub = rd8(r) % 8;
+    uintptr_t a = 0;
+    const struct obj *o = sub >= 1 && sub <= 5 ? pick(r) : NULL;
+    void *heap_ptr = NULL;
+    switch (sub) {
+    case 0:
+        a = (uintptr_t)rd64(r);
+        break;
+    case 1:
+        a = o ? o->base + rd32(r) % o->ext : 0;
+        break;
+    case 2:
+        a = o ? o->base + o->ext : 0;
+        break;
+    case 3:
+        a = o ? o->base - 1 : 0;
+        break;
+    case 4:
+        a = o ? o->p + o->size : 0;
+        break;
+    case 5: // around the object: neighbours, other spans, free pages
+        a = o ? o->base + rd32(r) % (2 * FUZZ_LARGE_MAX) - FUZZ_LARGE_MAX : 0;
+        break;
+    case 6: {
+        heap_ptr = malloc(64);
+        uintptr_t special[] = {
+            0,
+            1,
+            (uintptr_t)&query_local,
+            (uintptr_t)heap_ptr,
+            (uintptr_t)&model,
+            (uintptr_t)&fuzz_trace,
+            (uintptr_t)gc_alloc(0, true),
+            (uintptr_t)&gch_mheap,
+            UINTPTR_MAX,
+            ((uintptr_t)1 << 47) - 1,
+            (uintptr_t)1 << 47,
+            (uintptr_t)1 << 48,
+            (uintptr_t)1 << 63,
+        };
+        a = special[rd8(r) % (sizeof special / sizeof special[0])];
+        break;
+    }
+    default: { // the arena and page of a model object, at any offset
+        o = pick(r);
+        uint32_t off = rd32(r);
+        if (o != NULL)
+            a = (o->base & ~(GCH_ARENA_BYTES - 1)) + off % GCH_ARENA_BYTES;
+        break;
+    }
+    }
+    void *b = gc_base((void *)a);
+    size_t sz = gc_size((void *)a);
+    free(heap_ptr);
+    uintptr_t want_b = 0;
+    size_t want_sz = 0;
+    fuzz_log("gc_base(%p) = %p, gc_size = %zu", (void *)a, b, sz);
+    if (model_unit_at(a, &want_b, &want_sz)) {
+        if (b != (void *)want_b || sz != want_sz)
+            fuzz_fail("gc_base(%p) = %p, gc_size = %zu; want %p, %zu", (void *)a, b, sz,
+                      (void *)want_b, want_sz);
+    } else if (b != NULL || sz != 0) {
+        fuzz_fail("gc_base(%p) = %p, gc_size = %zu, outside every object of the model", (void *)a,
+                  b, sz);
+    }
+}
+
+static void op_knob(struct reader *r)
+{
+    unsigned sub = rd8(r) % 7;
+    uint8_t v = rd8(r);
+    switch (sub) {
+    case 0:
+        fuzz_log("GOGC %d", v == 255 ? -1 : v % 201);
+        gc_set_gogc(v == 255 ? -1 : v % 201);
+        break;
+    case 1:
+        if (model.marking)
+            break; // hooks change only outside collections
+        model.host_traces = !model.host_traces;
+        fuzz_log("%s", model.host_traces ? "host traces" : "trace hook");
+        gc_set_trace(model.host_traces ? NULL : fuzz_trace, NULL);
+        break;
+    case 2:
+        model.roots_by_range = !model.roots_by_range;
+        break;
+    case 3: // small stacks exercise the overflow rescan
+        gch_gcwork_limit = v >= 16 ? SIZE_MAX : v;
+        fuzz_log("mark stack limit %zu", gch_gcwork_limit);
+        break;
+    case 4:
+        fuzz_verify("between operations");
+        break;
+    case 5:
+        fuzz_log("drop all roots");
+        memset(model.root_val, 0, sizeof model.root_val);
+        memset(model.root_key, 0, sizeof model.root_key);
+        break;
+    default: // the failure may hit heap growth, bitmaps, mark stacks...
+        model.fault_at = gch_os_calls() + 1 + v % 32;
+        gch_os_fail_nth(1 + v % 32);
+        fuzz_log("OS call %lu will fail", model.fault_at);
+        break;
+    }
+}
+
+// ------------------------------------------------------------ entry points
+
+// Closes the input's work with checked cycles and leaves an empty heap and
+// the default knobs for the next one.
+static void fuzz_finish(void)
+{
+    model.opname = "end of input";
+    if (model.marking)
+        op_sweep();
+    op_collect();
+    memset(model.root_val, 0, sizeof model.root_val);
+    memset(model.root_key, 0, sizeof model.root_key);
+    gc_set_gogc(100);
+    op_collect();
+    for (size_t i = 0; i < model.n; i++) {
+        if (model.objs[i].kind != KIND_TINY)
+            fuzz_fail("object %p survived a collection without roots", (void *)model.objs[i].p);
+    }
+    model.n = 0;
+    index_rebuild();
+    model.host_traces = false;
+    model.roots_by_range = false;
+    gc_set_trace(fuzz_trace, NULL);
+    gch_gcwork_limit = SIZE_MAX;
+    gch_os_fail_nth(0);
+    model.fault_at = 0;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc, (void)argv;
+    // Freed slots are filled with 0xDB: a use after free reads garbage.
+    setenv("GCHEAP_DEBUG", "poison=1", 0);
+    const char *t = getenv("FUZZ_HEAP_TRACE");
+    model.trace_ops = t != NULL && *t != '\0' && *t != '0';
+    gc_set_trace(fuzz_trace, NULL);
+    gc_set_roots(fuzz_roots, NULL);
+    gc_collect();
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const char *const names[16] = {"alloc",   "alloc", "alloc",  "burst", "store", "store",
+                                          "root",    "root",  "unroot", "mark",  "mark",  "sweep",
+                                          "collect", "query", "query",  "knob"};
+    struct reader r = {data, size};
+    model.bytes = 0;
+    model.next_tag = 1;
+    if (model.trace_ops)
+        fprintf(stderr, "fuzz_heap: input of %zu bytes\n", size);
+    for (model.opno = 0; r.n > 0 && model.opno < FUZZ_MAX_OPS; model.opno++) {
+        unsigned op = rd8(&r) & 15;
+        model.opname = names[op];
+        switch (op) {
+        case 0:
+        case 1:
+        case 2:
+            op_alloc(&r);
+            break;
+        case 3:
+            op_burst(&r);
+            break;
+        case 4:
+        case 5:
+            op_store(&r);
+            break;
+        case 6:
+        case 7:
+            op_root(&r);
+            break;
+        case 8:
+            op_unroot(&r);
+            break;
+        case 9:
+        case 10:
+            op_mark(&r);
+            break;
+        case 11:
+            op_sweep();
+            break;
+        case 12:
+            op_collect();
+            break;
+        case 13:
+        case 14:
+            op_query(&r);
+            break;
+        default:
+            op_knob(&r);
+            break;
+        }
+    }
+    fuzz_finish();
+    return 0;
+}
