@@ -51,13 +51,20 @@ void cr_shim_register(struct cr_shim_test *t)
     *p = t;
 }
 
-void cr_shim_log(const char *tag, const char *fmt, ...)
+// The formatted message (malloc'd), or NULL if formatting failed.
+__attribute__((format(printf, 1, 0))) static char *shim_vformat(const char *fmt, va_list ap)
 {
     char *msg = NULL;
-    va_list ap;
-    va_start(ap, fmt);
     if (vasprintf(&msg, fmt, ap) < 0)
         msg = NULL;
+    return msg;
+}
+
+void cr_shim_log(const char *tag, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = shim_vformat(fmt, ap);
     va_end(ap);
     // One write per line, so lines from several threads do not interleave.
     dprintf(report_fd, "[%s] %s\n", tag, msg != NULL ? msg : fmt);
@@ -66,11 +73,9 @@ void cr_shim_log(const char *tag, const char *fmt, ...)
 
 void cr_shim_skip(const char *fmt, ...)
 {
-    char *msg = NULL;
     va_list ap;
     va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
+    char *msg = shim_vformat(fmt, ap);
     va_end(ap);
     dprintf(report_fd, "[----] skipped: %s\n", msg != NULL ? msg : fmt);
     free(msg);
@@ -79,11 +84,9 @@ void cr_shim_skip(const char *fmt, ...)
 
 void cr_shim_assert_failed(const char *file, int line, const char *expr, const char *fmt, ...)
 {
-    char *msg = NULL;
     va_list ap;
     va_start(ap, fmt);
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
+    char *msg = shim_vformat(fmt, ap);
     va_end(ap);
     // fmt is "x" followed by the test's own format (see CR_SHIM_CHECK_).
     const char *user = msg != NULL && msg[1] != '\0' ? msg + 1 : NULL;
