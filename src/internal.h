@@ -370,9 +370,13 @@ struct mspan *gch_mcentral_cache_span(struct mcentral *c);
 void gch_mcentral_uncache_span(struct mcentral *c, struct mspan *s);
 // Pushes a swept, uncached span into its swept set (partial or full).
 void gch_mcentral_push_swept(struct mcentral *c, struct mspan *s);
-// Pops one unswept span of any class it finds, starting from a rotating
-// cursor, or NULL when nothing is left to sweep.
+// Pops one unswept span of c (partial first), or NULL when none is left.
 struct mspan *gch_mcentral_pop_unswept(struct mcentral *c, uint32_t sg);
+// Detaches both unswept sets of c and returns them as one list.
+struct mspan *gch_mcentral_take_unswept(struct mcentral *c, uint32_t sg);
+// Adds lists of swept spans (sweepgen h) to c's swept partial/full sets.
+void gch_mcentral_give_swept(struct mcentral *c, uint32_t sg, struct mspan *partial,
+                             struct mspan *full);
 
 // ---------------------------------------------------------------- sweep.c
 

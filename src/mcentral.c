@@ -73,6 +73,40 @@ void gch_mcentral_push_swept(struct mcentral *c, struct mspan *s)
         mcentral_push(c, &c->full[swept_index(sg)], s);
 }
 
+// Appends list (linked by next) to *set. Caller must hold c->lock.
+static void mcentral_splice(struct mspan **set, struct mspan *list)
+{
+    if (list == NULL)
+        return;
+    struct mspan *tail = list;
+    while (tail->next != NULL)
+        tail = tail->next;
+    tail->next = *set;
+    *set = list;
+}
+
+struct mspan *gch_mcentral_take_unswept(struct mcentral *c, uint32_t sg)
+{
+    pthread_mutex_lock(&c->lock);
+    struct mspan *list = c->partial[unswept_index(sg)];
+    c->partial[unswept_index(sg)] = NULL;
+    mcentral_splice(&list, c->full[unswept_index(sg)]);
+    c->full[unswept_index(sg)] = NULL;
+    pthread_mutex_unlock(&c->lock);
+    return list;
+}
+
+void gch_mcentral_give_swept(struct mcentral *c, uint32_t sg, struct mspan *partial,
+                             struct mspan *full)
+{
+    if (partial == NULL && full == NULL)
+        return;
+    pthread_mutex_lock(&c->lock);
+    mcentral_splice(&c->partial[swept_index(sg)], partial);
+    mcentral_splice(&c->full[swept_index(sg)], full);
+    pthread_mutex_unlock(&c->lock);
+}
+
 struct mspan *gch_mcentral_pop_unswept(struct mcentral *c, uint32_t sg)
 {
     struct mspan *s = mcentral_pop(c, &c->partial[unswept_index(sg)]);

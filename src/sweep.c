@@ -168,12 +168,31 @@ bool gch_sweep_one(void)
 
 void gch_finish_sweep(void)
 {
+    // Class by class, the unswept sets are taken whole and the swept spans
+    // handed back in one splice: two lock round trips per class instead of
+    // two per span (classes of large objects have few objects per span).
     uint32_t sg = (uint32_t)AO_load_acquire(&gch_mheap.sweepgen);
     for (size_t spc = 0; spc < GCH_NUM_SPAN_CLASSES; spc++) {
-        struct mspan *s;
-        while ((s = gch_mcentral_pop_unswept(&gch_central[spc], sg)) != NULL) {
-            if (gch_sweep_try_acquire(s, sg))
-                gch_sweep_span(s, false);
+        struct mcentral *c = &gch_central[spc];
+        struct mspan *todo = gch_mcentral_take_unswept(c, sg);
+        struct mspan *partial = NULL, *full = NULL;
+        while (todo != NULL) {
+            struct mspan *s = todo;
+            todo = s->next;
+            s->next = NULL;
+            if (!gch_sweep_try_acquire(s, sg))
+                continue; // owned elsewhere (cannot happen for a set's span)
+            gch_sweep_span(s, true);
+            if (s->alloc_count == 0) {
+                gch_mheap_free(s);
+            } else if (s->alloc_count < s->nelems) {
+                s->next = partial;
+                partial = s;
+            } else {
+                s->next = full;
+                full = s;
+            }
         }
+        gch_mcentral_give_swept(c, sg, partial, full);
     }
 }
