@@ -17,8 +17,8 @@
  *   MUTATE  The host allocates with gc_alloc and writes pointers freely.
  *           Memory freed by the previous cycle is swept lazily, on demand,
  *           by the allocating threads.
- *   MARK    Begins with the first gc_mark (or non-empty gc_mark_range) after a sweep,
- *           or inside gc_collect. The host calls gc_mark on every root and,
+ *   MARK    Begins with the first gc_mark (or non-empty gc_mark_range) after
+ *           a sweep, or inside gc_collect. The host calls gc_mark on every root and,
  *           unless a trace hook is set, on every pointer of every object it
  *           reaches (gc_mark returns true exactly once per object per cycle,
  *           which tells the host to walk that object's children).
@@ -35,7 +35,12 @@
  * phase or gc_collect runs, no other thread may allocate or write pointers;
  * several threads may call gc_mark at the same time (the marking is atomic).
  * Outside collections, any number of threads may allocate concurrently
- * without registering.
+ * without registering. gcheap does not stop threads itself: an automatic
+ * collection runs on the thread whose gc_alloc triggered it while the others
+ * go on, so a host with several allocating threads turns it off
+ * (gc_set_gogc(-1)) and calls gc_collect at its own safepoints, with the
+ * other threads parked (bench/alloc_throughput.c does so, using next_gc
+ * from gc_get_stats to decide when).
  *
  * Hooks: with a trace hook (gc_set_trace), gc_mark traces for the host: each
  * newly marked object of a pointer-bearing ("scan") allocation is pushed on
