@@ -135,7 +135,13 @@ bool gc_mark(const void *ptr)
     if (s == NULL || s->state != MSPAN_IN_USE || p < s->base || p >= s->limit)
         return false;
     uint32_t idx = gch_span_obj_index(s, p);
-    if (idx >= s->nelems || !gch_span_slot_allocated(s, idx))
+    if (idx >= s->nelems)
+        return false;
+    // Already marked (the common case for shared structure): nothing else
+    // to check. Only allocated slots ever carry a mark bit.
+    if (gch_bit_get(s->gcmark_bits, idx))
+        return false;
+    if (!gch_span_slot_allocated(s, idx))
         return false;
     // Handed out during this mark phase: born black, already live.
     if (idx >= s->black_from && idx < s->freeindex && !gch_bit_get(s->alloc_bits, idx))
