@@ -237,6 +237,11 @@ static inline bool gch_bit_get(const AO_t *bits, uint32_t i)
 {
     return (bits[i >> 6] >> (i & 63)) & 1;
 }
+// Mark bits are set by CAS from several marking threads: read them atomically.
+static inline bool gch_mark_bit_get(AO_t *bits, uint32_t i)
+{
+    return (AO_load(&bits[i >> 6]) >> (i & 63)) & 1;
+}
 static inline uint32_t gch_bitmap_words(uint32_t nelems)
 {
     return (nelems + 63) / 64;

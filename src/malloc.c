@@ -331,7 +331,7 @@ static bool malloc_slot_live(const struct mspan *s, uint32_t idx)
     uint32_t ssg = (uint32_t)AO_load_acquire(&s->sweepgen);
     bool allocated = gch_span_slot_allocated(s, idx);
     if (ssg == sg - 2 || ssg == sg - 1 || ssg == sg + 1)
-        return allocated && gch_bit_get(s->gcmark_bits, idx);
+        return allocated && gch_mark_bit_get(s->gcmark_bits, idx);
     return allocated;
 }
 

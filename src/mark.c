@@ -94,7 +94,7 @@ static void mark_rescan_span(struct mspan *s, void *ctx)
         return;
     void *hook_ctx = (void *)AO_load(&gch_gc.trace_ctx);
     for (uint32_t i = 0; i < s->nelems; i++) {
-        if (gch_bit_get(s->gcmark_bits, i))
+        if (gch_mark_bit_get(s->gcmark_bits, i))
             trace((void *)(s->base + (uintptr_t)i * s->elemsize), s->elemsize, hook_ctx);
     }
 }
@@ -139,7 +139,7 @@ bool gc_mark(const void *ptr)
         return false;
     // Already marked (the common case for shared structure): nothing else
     // to check. Only allocated slots ever carry a mark bit.
-    if (gch_bit_get(s->gcmark_bits, idx))
+    if (gch_mark_bit_get(s->gcmark_bits, idx))
         return false;
     if (!gch_span_slot_allocated(s, idx))
         return false;
