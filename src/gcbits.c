@@ -41,7 +41,6 @@ struct gcbits_arena {
 static struct {
     pthread_mutex_t lock;
     struct gcbits_arena *free, *next, *current, *previous; // protected by lock
-    size_t narenas;                                        // protected by lock
 } gcbits = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static struct gcbits_arena *gcbits_new_arena(void)
@@ -55,7 +54,6 @@ static struct gcbits_arena *gcbits_new_arena(void)
         a = gch_os_alloc(GCBITS_ARENA_BYTES);
         if (a == NULL)
             return NULL;
-        gcbits.narenas++;
     }
     a->used = 0;
     a->next = gcbits.next;
@@ -145,12 +143,4 @@ bool gch_gcbits_live(const AO_t *bits)
                 gcbits_in_list(gcbits.previous, bits);
     pthread_mutex_unlock(&gcbits.lock);
     return live;
-}
-
-size_t gch_gcbits_bytes(void)
-{
-    pthread_mutex_lock(&gcbits.lock);
-    size_t n = gcbits.narenas * GCBITS_ARENA_BYTES;
-    pthread_mutex_unlock(&gcbits.lock);
-    return n;
 }

@@ -268,8 +268,6 @@ uint32_t gch_span_next_free_index(struct mspan *s);
 // Loads alloc_cache for the 64-slot window starting at slot index
 // word*64.
 void gch_span_refill_alloc_cache(struct mspan *s, uint32_t word);
-// Counts set bits in the first n bits of a bitmap.
-uint32_t gch_bitmap_count(const AO_t *bits, uint32_t n);
 
 // ---------------------------------------------------------------- gcbits.c
 
@@ -279,8 +277,6 @@ AO_t *gch_gcbits_new(uint32_t nbits);
 // Called when every span has been swept and before marking begins: frees
 // the epoch that held the alloc bits replaced by the sweep before last.
 void gch_gcbits_rotate(void);
-// Bytes of bitmap arenas held (for stats).
-size_t gch_gcbits_bytes(void);
 // A sweep could not get a fresh bitmap and reused the span's old alloc
 // bits as its mark bits: their arena moves to the newest epoch, so it lives
 // as long as a bitmap allocated now would.

@@ -180,26 +180,6 @@ void gch_init(void)
 
 // ------------------------------------------------------------- fast paths
 
-// Go's nextFreeFast: the next free slot of s from its alloc_cache, or 0.
-// About a dozen instructions, one taken branch on a hit. It leaves the
-// last slot of each 64-slot window to the slow path, which reloads the
-// window.
-static inline uintptr_t malloc_next_free_fast(struct mspan *s)
-{
-    uint64_t cache = s->alloc_cache;
-    if (GCH_UNLIKELY(cache == 0))
-        return 0;
-    unsigned bit = (unsigned)__builtin_ctzll(cache);
-    uint32_t result = s->freeindex + bit;
-    uint32_t fi = result + 1;
-    if (GCH_UNLIKELY(result >= s->nelems || (fi % 64 == 0 && fi != s->nelems)))
-        return 0;
-    s->alloc_cache = (cache >> bit) >> 1; // two shifts: bit + 1 may be 64
-    s->freeindex = fi;
-    AO_int_store(&s->alloc_count, s->alloc_count + 1);
-    return s->base + (uintptr_t)result * s->elemsize;
-}
-
 static inline unsigned malloc_size_class(size_t size)
 {
     if (size <= GCH_SMALL_SIZE_MAX - 8)
@@ -208,8 +188,10 @@ static inline unsigned malloc_size_class(size_t size)
                                 GCH_LARGE_SIZE_DIV];
 }
 
-// The small-object fast path: malloc_next_free_fast written out, so that a
-// hit returns straight away (no sentinel to test again).
+// The small-object fast path, Go's nextFreeFast: the next free slot is the
+// lowest set bit of alloc_cache. About 25 instructions on a hit. It leaves
+// the last slot of each 64-slot window to the slow path, which reloads the
+// window.
 static inline void *malloc_small(struct mcache *c, size_t size, bool noscan)
 {
     unsigned spc = malloc_size_class(size) * 2 + noscan;
@@ -220,7 +202,7 @@ static inline void *malloc_small(struct mcache *c, size_t size, bool noscan)
         uint32_t result = s->freeindex + bit;
         uint32_t fi = result + 1;
         if (GCH_LIKELY(result < s->nelems && (fi % 64 != 0 || fi == s->nelems))) {
-            s->alloc_cache = (cache >> bit) >> 1;
+            s->alloc_cache = (cache >> bit) >> 1; // two shifts: bit + 1 may be 64
             s->freeindex = fi;
             AO_int_store(&s->alloc_count, s->alloc_count + 1);
             uintptr_t p = s->base + (uintptr_t)result * s->elemsize;
@@ -237,17 +219,12 @@ static inline void *malloc_small(struct mcache *c, size_t size, bool noscan)
 // only if it leaves more room than the current one (Go's rule).
 static GCH_NOINLINE void *malloc_tiny_slow(struct mcache *c, size_t size)
 {
-    struct mspan *s = (struct mspan *)c->alloc[GCH_TINY_SPAN_CLASS];
-    uintptr_t p = malloc_next_free_fast(s);
-    if (p == 0) {
-        p = gch_mcache_alloc_slow(c, GCH_TINY_SPAN_CLASS);
-        if (p == 0)
-            return NULL;
-        c = gch_tls_owner; // the slow path may have made the thread's cache
-    } else {
-        gch_check_alloc(p, GCH_TINY_SIZE);
-    }
-    memset((void *)p, 0, GCH_TINY_SIZE);
+    // A 16-byte pointer-free object is exactly a block of the tiny span
+    // class, zeroed like any other.
+    uintptr_t p = (uintptr_t)malloc_small(c, GCH_TINY_SIZE, true);
+    if (p == 0)
+        return NULL;
+    c = gch_tls_owner; // the slow path may have made the thread's cache
     if (size < c->tiny_offset || c->tiny == 0) {
         c->tiny = p;
         c->tiny_offset = size;

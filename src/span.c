@@ -57,16 +57,3 @@ uint32_t gch_span_next_free_index(struct mspan *s)
     s->freeindex = result;
     return result;
 }
-
-uint32_t gch_bitmap_count(const AO_t *bits, uint32_t n)
-{
-    uint32_t count = 0;
-    uint32_t words = n / 64;
-    for (uint32_t i = 0; i < words; i++)
-        count += (uint32_t)__builtin_popcountll((uint64_t)bits[i]);
-    if (n % 64 != 0) {
-        uint64_t mask = ((uint64_t)1 << (n % 64)) - 1;
-        count += (uint32_t)__builtin_popcountll((uint64_t)bits[words] & mask);
-    }
-    return count;
-}
