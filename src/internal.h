@@ -185,10 +185,27 @@ enum mspan_state {
 // Invariants (checked by verify.c under the same tags):
 //   [S1] alloc_count <= nelems; nelems * elemsize <= npages * GCH_PAGE_SIZE
 //   [S2] limit == base + nelems * elemsize
-//   [S3] freeindex <= nelems; every slot below freeindex is allocated
-//        (its alloc bit is set, or it was handed out since the last sweep)
-//   [S4] alloc_cache == ~alloc_bits[freeindex/64] >> (freeindex % 64), while
-//        freeindex < nelems and freeindex % 64 != 0 or the window is loaded
+//   [S3] freeindex <= nelems, and freeindex % 64 == 0 or freeindex ==
+//        nelems; every slot below freeindex is allocated (its alloc bit is
+//        set, or it was handed out since the last sweep)
+//   [S4] the allocation window is the slots [freeindex, freeindex + 64)
+//        below nelems, bitmap word freeindex / 64. A window slot is
+//        allocated iff its alloc_cache bit (bit idx - freeindex) is clear:
+//        alloc_cache is ~alloc_bits[freeindex / 64] with each slot handed
+//        out since cleared, so alloc_cache & alloc_bits[freeindex / 64] == 0
+//        and alloc_cache has no bit at or past nelems. Slots past the
+//        window are allocated iff their alloc bit is set.
+//        window_base == base + freeindex * elemsize.
+//   [S9] alloc_count counts the allocated slots, except while the span is
+//        cached (sweepgen h+3 or h+1): then alloc_count == nelems, the whole
+//        span charged when it was cached, so the fast path need not count;
+//        the count is recomputed from the bitmaps when it leaves the cache
+//        (gch_span_count_free).
+//   [S10] allocate-black: while window_black, every free window slot is
+//        already marked (gcmark_bits[freeindex / 64] has alloc_cache's bits
+//        set), so what the fast path hands out during a mark phase is born
+//        marked; the marks of the slots still free are withdrawn when the
+//        span leaves the cache.
 //   [S5] divmul: (off * divmul) >> 32 == off / elemsize for every
 //        off in [0, npages * GCH_PAGE_SIZE] (the generator proves it)
 //   [S6] sweepgen is one of h-2, h-1, h, h+1, h+3 (h = mheap's sweepgen)
@@ -211,22 +228,22 @@ struct mspan {
 
     // Allocation state. Owner: the mcache caching the span, else the
     // sweeper that owns its sweepgen, else protected by its mcentral's lock.
-    bool needzero;        // some free slot may hold non-zero bytes
-    uint32_t freeindex;   // see [S3]
-    unsigned alloc_count; // atomic stores by the owner: gc_get_stats reads it
-    uint64_t alloc_cache; // see [S4]; bit set = slot free
-    AO_t *alloc_bits;     // bit set = allocated as of the last sweep
-    AO_t *gcmark_bits;    // bit set = marked this cycle; atomic (CAS)
+    // Other threads read freeindex and alloc_cache (gch_span_slot_allocated)
+    // with acquire loads; the owner moves the window by storing freeindex
+    // first, then alloc_cache, both with release stores.
+    bool needzero;         // some free slot past the window may hold
+                           // non-zero bytes (the window's are zeroed)
+    bool window_black;     // see [S10]
+    unsigned freeindex;    // see [S3]
+    unsigned alloc_count;  // see [S9]; atomic stores: gc_get_stats reads it
+    AO_t alloc_cache;      // see [S4]; bit set = window slot free
+    uintptr_t window_base; // see [S4]
+    AO_t *alloc_bits;      // bit set = allocated as of the last sweep
+    AO_t *gcmark_bits;     // bit set = marked this cycle; atomic (CAS)
 
     AO_t sweepgen;               // atomic; see the table in sweep.c
-    unsigned alloc_count_cached; // alloc_count when cached; atomic stores
-    uint32_t black_from;         // allocate-black: slots handed out from
-                                 // here (to freeindex) during this mark phase
-                                 // are live; GCH_NO_BLACK when not cached in
-                                 // a mark phase. Owner; read in STW.
+    unsigned alloc_count_cached; // exact alloc_count when cached; atomic stores
 };
-
-#define GCH_NO_BLACK UINT32_MAX
 
 // The span every empty mcache slot points at: no free slot, so the fast
 // path misses without a NULL check (Go's emptymspan).
@@ -255,19 +272,67 @@ static inline uint32_t gch_span_obj_index(const struct mspan *s, uintptr_t p)
     return (uint32_t)(((uint64_t)(p - s->base) * s->divmul) >> 32);
 }
 
-// Is slot idx allocated (live or not yet swept as dead)? Mark phase and
-// swept spans only: alloc bits are current.
-static inline bool gch_span_slot_allocated(const struct mspan *s, uint32_t idx)
+// The valid-slot mask of bitmap word w of a span of nelems slots.
+static inline uint64_t gch_span_valid_mask(uint32_t nelems, uint32_t w)
 {
-    return idx < s->freeindex || gch_bit_get(s->alloc_bits, idx);
+    uint32_t lo = w * 64;
+    if (nelems >= lo + 64)
+        return ~(uint64_t)0;
+    return nelems > lo ? ((uint64_t)1 << (nelems - lo)) - 1 : 0;
 }
 
-// The slow half of mspan allocation: finds the next free slot at or after
-// freeindex, reloading alloc_cache as needed; returns nelems if none.
-uint32_t gch_span_next_free_index(struct mspan *s);
-// Loads alloc_cache for the 64-slot window starting at slot index
-// word*64.
-void gch_span_refill_alloc_cache(struct mspan *s, uint32_t word);
+// Is slot idx (< nelems) allocated (live, or not yet swept as dead)? Mark
+// phase and swept spans only: alloc bits are current. Safe against the
+// owner moving the window concurrently ([S3], [S4]): a window read between
+// the owner's two stores is retried, so an allocated slot is never reported
+// free; a free slot may be reported allocated only while its window is
+// being loaded.
+static inline bool gch_span_slot_allocated(struct mspan *s, uint32_t idx)
+{
+    for (;;) {
+        unsigned fi = AO_int_load_acquire(&s->freeindex);
+        if (idx < fi)
+            return true;
+        if (idx - fi >= 64)
+            return gch_bit_get(s->alloc_bits, idx);
+        AO_t cache = AO_load_acquire(&s->alloc_cache);
+        if (AO_int_load_acquire(&s->freeindex) == fi)
+            return ((cache >> (idx - fi)) & 1) == 0;
+    }
+}
+
+// The next window of s with a free slot, after the current one (which must
+// be used up): its first slot index, and its free mask in *free. Returns
+// nelems if the span has no free slot past the window. Does not move the
+// window: the caller charges and publishes it (gch_span_set_window).
+uint32_t gch_span_find_window(const struct mspan *s, uint64_t *free);
+// Zeroes the free slots of window (fi, free) if the span may hold old
+// bytes, so that the fast path hands out zeroed objects without a test.
+void gch_span_zero_window(struct mspan *s, uint32_t fi, uint64_t free);
+// Publishes the window at slot fi with free mask free ([S3], [S4]), in
+// the order gch_span_slot_allocated relies on.
+void gch_span_set_window(struct mspan *s, uint32_t fi, uint64_t free);
+// Loads the window at slot 0 from the alloc bits (a new or swept span).
+void gch_span_reset_window(struct mspan *s);
+// The free slots of s: the window's and those past it. Safe to call while
+// the owner allocates (the answer is then a moment's snapshot).
+uint32_t gch_span_count_free(struct mspan *s);
+
+// Hands out the lowest free slot of s's window, which must not be empty
+// (Go's nextFreeFast): ctz, clear the bit, one store. The window's free
+// slots were zeroed when it was loaded (gch_span_zero_window).
+static inline uintptr_t gch_span_take(struct mspan *s)
+{
+    AO_t cache = s->alloc_cache;
+    GCH_ASSERT2(cache != 0);
+    unsigned bit = (unsigned)__builtin_ctzll(cache);
+    AO_store(&s->alloc_cache, cache & ~((AO_t)1 << bit));
+    // bit * elemsize < 64 * 32 KiB: a 32-bit multiply, whose result x86-64
+    // zero-extends for free.
+    uintptr_t p = s->window_base + (uint32_t)(bit * (uint32_t)s->elemsize);
+    gch_check_alloc(p, s->elemsize);
+    return p;
+}
 
 // ---------------------------------------------------------------- gcbits.c
 
@@ -409,8 +474,10 @@ struct gcwork {
 };
 
 // mcache: the per-thread cache. Its fast path needs no lock.
-//   [C1] alloc[i] is &gch_empty_span or a span of class i cached by this
-//        mcache (its sweepgen == h+3, or h+1 after a flip)
+//   [C1] alloc[gch_mcache_slot(spc)] is &gch_empty_span or a span of span
+//        class spc cached by this mcache (its sweepgen == h+3, or h+1 after
+//        a flip). Slots are scan classes first, then noscan ones, so the
+//        fast path indexes by size class with no shift.
 //   [C2] tiny == 0 or tiny is the base of a 16-byte block of class 2
 //        noscan allocated to this mcache; tiny_offset <= 16
 struct mcache {
@@ -425,6 +492,15 @@ struct mcache {
     bool is_empty;                    // the shared placeholder, never a real cache
     struct mcache *next, *prev;       // list of live caches; protected by gch_gc.lock
 };
+
+static inline unsigned gch_mcache_slot(uint8_t spc)
+{
+    return (spc & 1) * GCH_NUM_SIZE_CLASSES + (spc >> 1);
+}
+static inline uint8_t gch_mcache_slot_spanclass(unsigned slot)
+{
+    return gch_spanclass(slot % GCH_NUM_SIZE_CLASSES, slot >= GCH_NUM_SIZE_CLASSES);
+}
 
 extern struct mcache gch_empty_mcache;
 // The allocation view of the current thread: &gch_empty_mcache until the
@@ -441,8 +517,9 @@ void gch_mcache_init_key(void);
 // The current thread's cache, made on first use. Returns NULL only if its
 // metadata cannot be mapped (errno = ENOMEM).
 struct mcache *gch_mcache_get(void);
-// Small-object slow path: refills alloc[spc] and returns a slot, or 0.
-uintptr_t gch_mcache_alloc_slow(struct mcache *c, uint8_t spc);
+// Small-object slow path for cache slot slot (gch_mcache_slot): moves the
+// window on or refills the slot, and returns an object, or 0.
+uintptr_t gch_mcache_alloc_slow(struct mcache *c, unsigned slot);
 // Returns every cached span to its mcentral and drops the tiny block.
 // Applies allocate-black for the current mark phase first. Owner or STW.
 void gch_mcache_release_all(struct mcache *c);

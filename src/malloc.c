@@ -14,7 +14,8 @@
 //               of 8 KiB pages under a radix tree of summaries, first fit.
 //   mspan       a run of pages holding objects of one span class (span.c):
 //               alloc_bits, gcmark_bits (gcbits.c: bitmaps recycled per
-//               cycle), freeindex, alloc_cache, sweepgen.
+//               cycle), freeindex and alloc_cache (the 64-slot allocation
+//               window), sweepgen.
 //   mcentral    one per span class (mcentral.c): partial and full spans in
 //               swept and unswept halves.
 //   mcache      one per thread (mcache.c): the current span of each class,
@@ -32,9 +33,11 @@
 //                                   block; new block from span class 5
 //     size <= 32768              -> small: class lookup (two tables, no
 //                                   division), then the cached span:
-//        fast path   ctz(alloc_cache): slot index, freeindex++, return.
-//                    No lock, no atomic read-modify-write, no division.
-//        span slow   next word of alloc_bits (span.c)
+//        fast path   ctz(alloc_cache): slot in the window; clear its bit;
+//                    window_base + slot * elemsize. No lock, no atomic
+//                    read-modify-write, no division, no count.
+//        span slow   next window: next word of alloc_bits with a free
+//                    slot (span.c), charged to alloc_count whole
 //        mcache      refill: return the full span to mcentral, take one
 //                    with free slots (sweeping unswept ones if needed)
 //        mcentral    grow: a new span from mheap
@@ -49,11 +52,12 @@
 // COLLECTION PATH (mark.c, sweep.c)
 //
 //   first gc_mark      finish sweeping, rotate bitmap epochs, mark every
-//                      thread's tiny block, open allocate-black windows
+//                      thread's tiny block and the free slots of every
+//                      cached window (allocate-black)
 //   gc_mark(p)         span_of(p), object index by multiply-shift, CAS on
 //                      the mark word; scan objects pushed and traced by the
 //                      host's trace hook from a per-thread off-heap stack
-//   gc_sweep           flush every mcache (allocate-black applied), then
+//   gc_sweep           flush every mcache (unused advance marks withdrawn), then
 //                      sweepgen += 2: every span is now unswept, in O(1)
 //   lazy sweep         spans swept on demand by mcentral and mheap; the
 //                      remainder before the next mark (or in gc_collect)
@@ -180,41 +184,20 @@ void gch_init(void)
 
 // ------------------------------------------------------------- fast paths
 
-static inline unsigned malloc_size_class(size_t size)
-{
-    if (size <= GCH_SMALL_SIZE_MAX - 8)
-        return gch_size_to_class8[(size + GCH_SMALL_SIZE_DIV - 1) / GCH_SMALL_SIZE_DIV];
-    return gch_size_to_class128[(size - GCH_SMALL_SIZE_MAX + GCH_LARGE_SIZE_DIV - 1) /
-                                GCH_LARGE_SIZE_DIV];
-}
+static GCH_NOINLINE void *malloc_medium(size_t size, bool has_ptrs);
 
-// The small-object fast path, Go's nextFreeFast: the next free slot is the
-// lowest set bit of alloc_cache. On a hit, about 37 x86-64 instructions from
-// gc_alloc's entry (callgrind: 48.8 per call with slow paths amortised,
-// against a goal of 20: see bench/results). It leaves
-// the last slot of each 64-slot window to the slow path, which reloads the
-// window.
-static inline void *malloc_small(struct mcache *c, size_t size, bool noscan)
+// The small-object fast path, for sizes in [1, GCH_SMALL_SIZE_MAX - 8] (one
+// table lookup; larger small sizes take malloc_medium): the cached span of
+// the class hands out the lowest free slot of its window (gch_span_take).
+// On a hit, gc_alloc(16, true) runs 21 x86-64 instructions from entry to
+// return with gcc -O2, two of them the needzero test; see
+// bench/results for the amortised figure.
+static inline void *malloc_small(struct mcache *c, size_t slot)
 {
-    unsigned spc = malloc_size_class(size) * 2 + noscan;
-    struct mspan *s = (struct mspan *)c->alloc[spc];
-    uint64_t cache = s->alloc_cache;
-    if (GCH_LIKELY(cache != 0)) {
-        unsigned bit = (unsigned)__builtin_ctzll(cache);
-        uint32_t result = s->freeindex + bit;
-        uint32_t fi = result + 1;
-        if (GCH_LIKELY(result < s->nelems && (fi % 64 != 0 || fi == s->nelems))) {
-            s->alloc_cache = (cache >> bit) >> 1; // two shifts: bit + 1 may be 64
-            s->freeindex = fi;
-            AO_int_store(&s->alloc_count, s->alloc_count + 1);
-            uintptr_t p = s->base + (uintptr_t)result * s->elemsize;
-            gch_check_alloc(p, s->elemsize);
-            if (s->needzero)
-                gch_memclr((void *)p, s->elemsize);
-            return (void *)p;
-        }
-    }
-    return (void *)gch_mcache_alloc_slow(c, (uint8_t)spc); // zeroes itself
+    struct mspan *s = (struct mspan *)c->alloc[slot];
+    if (GCH_LIKELY(s->alloc_cache != 0))
+        return (void *)gch_span_take(s);
+    return (void *)gch_mcache_alloc_slow(c, (unsigned)slot);
 }
 
 // Tiny slow path: a fresh 16-byte block, which becomes the current block
@@ -223,7 +206,7 @@ static GCH_NOINLINE void *malloc_tiny_slow(struct mcache *c, size_t size)
 {
     // A 16-byte pointer-free object is exactly a block of the tiny span
     // class, zeroed like any other.
-    uintptr_t p = (uintptr_t)malloc_small(c, GCH_TINY_SIZE, true);
+    uintptr_t p = (uintptr_t)malloc_small(c, gch_mcache_slot(GCH_TINY_SPAN_CLASS));
     if (p == 0)
         return NULL;
     c = gch_tls_owner; // the slow path may have made the thread's cache
@@ -266,7 +249,7 @@ static GCH_NOINLINE void *malloc_large(size_t size, bool noscan)
     struct mspan *s = gch_mheap_alloc(npages, spc);
     if (s == NULL)
         return NULL;
-    s->freeindex = 1;
+    gch_span_set_window(s, 1, 0); // [S3]: the one slot is below freeindex
     AO_int_store(&s->alloc_count, 1);
     gch_check_alloc(s->base, bytes);
     if (s->needzero)
@@ -286,15 +269,31 @@ static GCH_NOINLINE void *malloc_large(size_t size, bool noscan)
 void *gc_alloc(size_t size, bool has_ptrs)
 {
     struct mcache *c = gch_tls_mcache;
-    // One unsigned compare sends both 0 (wrapping) and large sizes away.
-    if (GCH_LIKELY(size - 1 < GCH_MAX_SMALL_SIZE)) {
-        if (!has_ptrs && size < GCH_TINY_SIZE)
+    // One unsigned compare sends 0 (wrapping) and larger sizes away.
+    if (GCH_LIKELY(size - 1 < GCH_SMALL_SIZE_MAX - 8)) {
+        // (size + 7) / 8 without a second add: size - 1 is at hand.
+        size_t cls = gch_size_to_class8[(size - 1) / GCH_SMALL_SIZE_DIV + 1];
+        if (has_ptrs)
+            return malloc_small(c, cls);
+        if (size < GCH_TINY_SIZE)
             return malloc_tiny(c, size);
-        return malloc_small(c, size, !has_ptrs);
+        return malloc_small(c, GCH_NUM_SIZE_CLASSES + cls);
     }
+    return malloc_medium(size, has_ptrs);
+}
+
+// Sizes the fast path's table does not cover: 0, the larger small classes
+// and large objects.
+static GCH_NOINLINE void *malloc_medium(size_t size, bool has_ptrs)
+{
     if (size == 0) {
         gch_check_not_in_hook("gc_alloc called from a trace or roots hook");
         return &gch_zerobase;
+    }
+    if (size <= GCH_MAX_SMALL_SIZE) {
+        unsigned cls = gch_size_to_class128[(size - GCH_SMALL_SIZE_MAX + GCH_LARGE_SIZE_DIV - 1) /
+                                            GCH_LARGE_SIZE_DIV];
+        return malloc_small(gch_tls_mcache, gch_mcache_slot(gch_spanclass(cls, !has_ptrs)));
     }
     return malloc_large(size, !has_ptrs);
 }
@@ -304,7 +303,7 @@ void *gc_alloc(size_t size, bool has_ptrs)
 // Is slot idx of s a live object right now? For an unswept span (marked in
 // the cycle gc_sweep ended, not yet swept) an object lives only if it was
 // allocated and marked: unmarked ones are free, just not reclaimed yet.
-static bool malloc_slot_live(const struct mspan *s, uint32_t idx)
+static bool malloc_slot_live(struct mspan *s, uint32_t idx)
 {
     uint32_t sg = (uint32_t)AO_load_acquire(&gch_mheap.sweepgen);
     uint32_t ssg = (uint32_t)AO_load_acquire(&s->sweepgen);

@@ -94,7 +94,9 @@ static void mark_rescan_span(struct mspan *s, void *ctx)
         return;
     void *hook_ctx = (void *)AO_load(&gch_gc.trace_ctx);
     for (uint32_t i = 0; i < s->nelems; i++) {
-        if (gch_mark_bit_get(s->gcmark_bits, i))
+        // A free slot of a cached window is marked in advance ([S10]):
+        // only allocated slots hold objects to trace.
+        if (gch_mark_bit_get(s->gcmark_bits, i) && gch_span_slot_allocated(s, i))
             trace((void *)(s->base + (uintptr_t)i * s->elemsize), s->elemsize, hook_ctx);
     }
 }
@@ -138,13 +140,13 @@ bool gc_mark(const void *ptr)
     if (idx >= s->nelems)
         return false;
     // Already marked (the common case for shared structure): nothing else
-    // to check. Only allocated slots ever carry a mark bit.
+    // to check. Only allocated slots, and the free slots of a window marked
+    // in advance ([S10]), ever carry a mark bit.
     if (gch_mark_bit_get(s->gcmark_bits, idx))
         return false;
+    // Objects handed out during this mark phase were marked in advance
+    // ([S10]): they returned above.
     if (!gch_span_slot_allocated(s, idx))
-        return false;
-    // Handed out during this mark phase: born black, already live.
-    if (idx >= s->black_from && idx < s->freeindex && !gch_bit_get(s->alloc_bits, idx))
         return false;
     struct mcache *c = gch_tls_owner;
     if (c != NULL && (AO_t)c == AO_load(&gch_gc.mark_exclusive)) {

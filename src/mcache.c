@@ -14,14 +14,16 @@
 //
 // Accounting follows Go: objects are counted when their span leaves the
 // cache (alloc_count - alloc_count_cached), not one by one on the fast
-// path. heap_live, the pacer's input, is charged a span's whole free space
-// when it is cached and refunded the unused part when it leaves.
+// path; a cached span's alloc_count is charged the whole span when it is
+// cached ([S9]) and recounted from the bitmaps when the span leaves. heap_live, the pacer's input, is charged a span's whole free
+// space when it is cached and refunded the unused part when it leaves.
 //
-// Allocate-black: while a mark phase runs, each cached span has a window
-// [black_from, freeindex) of slots handed out during the phase. The
-// window is opened at mark start (or when a span is cached during the
-// phase) and its slots are marked when the span leaves the cache, at
-// gc_sweep at the latest. The fast path pays nothing for it.
+// Allocate-black ([S10]): while a mark phase runs, the free slots of every
+// cached span's window are marked in advance, at mark start or when the
+// window is loaded during the phase, so whatever the fast path hands out is
+// born marked and the fast path pays nothing for it. When the span leaves
+// the cache (at gc_sweep at the latest) the marks of the slots still free
+// are withdrawn.
 //
 // Locking: a cache is touched only by its thread, except in STW (mark
 // start, gc_sweep) and at thread exit, under gch_gc.lock. Fields that
@@ -114,34 +116,40 @@ static void mcache_exit(void *arg)
     pthread_mutex_unlock(&gch_gc.lock);
 }
 
-// Marks the slots of s handed out during this mark phase.
-static void mcache_apply_black(struct mspan *s)
+// Marks the free slots of s's window in advance ([S10]). Before the window
+// is published, so another marker never sees them unmarked.
+static void mcache_blacken(struct mspan *s, uint32_t fi, uint64_t free)
 {
-    uint32_t from = s->black_from;
-    s->black_from = GCH_NO_BLACK;
-    if (from == GCH_NO_BLACK || from >= s->freeindex)
+    s->window_black = true;
+    if (free == 0)
         return;
-    uint32_t to = s->freeindex;
-    uint64_t marked = 0;
-    for (uint32_t w = from / 64; w * 64 < to; w++) {
-        uint64_t mask = ~(uint64_t)0;
-        if (from > w * 64)
-            mask &= ~(((uint64_t)1 << (from - w * 64)) - 1);
-        if (to < w * 64 + 64)
-            mask &= ((uint64_t)1 << (to - w * 64)) - 1;
-        mask &= ~(uint64_t)s->alloc_bits[w];
-        if (mask != 0) {
-            AO_or(&s->gcmark_bits[w], (AO_t)mask);
-            marked += (uint64_t)__builtin_popcountll(mask);
-        }
-    }
-    gch_atomic_add(&gch_gc.marked_bytes, (AO_t)(marked * s->elemsize));
+    AO_or(&s->gcmark_bits[fi / 64], (AO_t)free);
+    gch_atomic_add(&gch_gc.marked_bytes, (AO_t)__builtin_popcountll(free) * s->elemsize);
 }
 
-// Returns s, cached in slot spc, to its mcentral and flushes its counts.
+// Publishes window (fi, free) of the cached span s: zeroed if need be,
+// blackened in a mark phase ([S10]).
+static void mcache_load_window(struct mspan *s, uint32_t fi, uint64_t free)
+{
+    gch_span_zero_window(s, fi, free);
+    if (AO_load(&gch_gc.phase) == GCH_PHASE_MARK)
+        mcache_blacken(s, fi, free);
+    gch_span_set_window(s, fi, free);
+}
+
+// Returns s to its mcentral: withdraws the advance marks of the window's
+// free slots ([S10]), recounts alloc_count ([S9]) and flushes the counts.
 static void mcache_uncache(struct mspan *s)
 {
-    mcache_apply_black(s);
+    uint64_t left = s->alloc_cache;
+    if (s->window_black) {
+        s->window_black = false;
+        if (left != 0) {
+            AO_and(&s->gcmark_bits[s->freeindex / 64], ~(AO_t)left);
+            gch_atomic_add(&gch_gc.marked_bytes, -(AO_t)__builtin_popcountll(left) * s->elemsize);
+        }
+    }
+    AO_int_store(&s->alloc_count, s->nelems - gch_span_count_free(s));
     unsigned cls = gch_spanclass_sizeclass(s->spanclass);
     AO_t used = s->alloc_count - s->alloc_count_cached;
     AO_t bytes = used * s->elemsize;
@@ -168,13 +176,14 @@ void gch_mcache_release_all(struct mcache *c)
     AO_store(&c->tiny_allocs, 0);
 }
 
-// Caches a span of class spc with a free slot. Returns false (errno =
+// Caches a span with a free slot in cache slot slot. Returns false (errno =
 // ENOMEM) if none can be had.
-static bool mcache_refill(struct mcache *c, uint8_t spc)
+static bool mcache_refill(struct mcache *c, unsigned slot)
 {
-    struct mspan *s = (struct mspan *)c->alloc[spc];
+    uint8_t spc = gch_mcache_slot_spanclass(slot);
+    struct mspan *s = (struct mspan *)c->alloc[slot];
     if (s != &gch_empty_span) {
-        AO_store(&c->alloc[spc], (AO_t)&gch_empty_span);
+        AO_store(&c->alloc[slot], (AO_t)&gch_empty_span);
         mcache_uncache(s);
     }
     unsigned cls = gch_spanclass_sizeclass(spc);
@@ -184,30 +193,20 @@ static bool mcache_refill(struct mcache *c, uint8_t spc)
         return false;
     AO_int_store(&s->alloc_count_cached, s->alloc_count);
     gch_atomic_add(&gch_stats.heap_live, (AO_t)((s->nelems - s->alloc_count) * s->elemsize));
-    if (AO_load(&gch_gc.phase) == GCH_PHASE_MARK)
-        s->black_from = s->freeindex;
-    AO_store(&c->alloc[spc], (AO_t)s);
+    AO_int_store(&s->alloc_count, s->nelems); // [S9]
+    uint32_t fi = s->freeindex;
+    uint64_t free = s->alloc_cache;
+    if (free == 0)
+        fi = gch_span_find_window(s, &free);
+    if (free == 0)
+        gch_throw("mcentral gave a full span %p (class %u, %u/%u)", (void *)s->base, spc,
+                  s->alloc_count, s->nelems);
+    mcache_load_window(s, fi, free);
+    AO_store(&c->alloc[slot], (AO_t)s);
     return true;
 }
 
-// Takes slot idx, which gch_span_next_free_index just returned: the
-// alloc_cache window starts at idx.
-static uintptr_t mcache_take(struct mspan *s, uint32_t idx)
-{
-    GCH_ASSERT2(idx < s->nelems && idx == s->freeindex && (s->alloc_cache & 1));
-    s->freeindex = idx + 1;
-    s->alloc_cache >>= 1;
-    if (s->freeindex % 64 == 0 && s->freeindex < s->nelems)
-        gch_span_refill_alloc_cache(s, s->freeindex / 64);
-    AO_int_store(&s->alloc_count, s->alloc_count + 1);
-    uintptr_t p = s->base + (uintptr_t)idx * s->elemsize;
-    gch_check_alloc(p, s->elemsize);
-    if (s->needzero)
-        gch_memclr((void *)p, s->elemsize);
-    return p;
-}
-
-GCH_NOINLINE uintptr_t gch_mcache_alloc_slow(struct mcache *c, uint8_t spc)
+GCH_NOINLINE uintptr_t gch_mcache_alloc_slow(struct mcache *c, unsigned slot)
 {
     if (c->is_empty) {
         // First allocation of this thread, or an allocation from a hook.
@@ -216,20 +215,19 @@ GCH_NOINLINE uintptr_t gch_mcache_alloc_slow(struct mcache *c, uint8_t spc)
         if (c == NULL)
             return 0;
     }
-    struct mspan *s = (struct mspan *)c->alloc[spc];
+    struct mspan *s = (struct mspan *)c->alloc[slot];
     if (s != &gch_empty_span) {
-        uint32_t idx = gch_span_next_free_index(s);
-        if (idx < s->nelems)
-            return mcache_take(s, idx);
+        // The window is used up: move it on, or change spans.
+        uint64_t free;
+        uint32_t fi = gch_span_find_window(s, &free);
+        if (free != 0) {
+            mcache_load_window(s, fi, free);
+            return gch_span_take(s);
+        }
     }
-    if (!mcache_refill(c, spc))
+    if (!mcache_refill(c, slot))
         return 0;
-    s = (struct mspan *)c->alloc[spc];
-    uint32_t idx = gch_span_next_free_index(s);
-    if (idx >= s->nelems)
-        gch_throw("mcentral gave a full span %p (class %u, %u/%u)", (void *)s->base, spc,
-                  s->alloc_count, s->nelems);
-    return mcache_take(s, idx);
+    return gch_span_take((struct mspan *)c->alloc[slot]);
 }
 
 void gch_mcache_begin_mark_all(void)
@@ -243,7 +241,7 @@ void gch_mcache_begin_mark_all(void)
         for (int i = 0; i < GCH_NUM_SPAN_CLASSES; i++) {
             struct mspan *s = (struct mspan *)c->alloc[i];
             if (s != &gch_empty_span)
-                s->black_from = s->freeindex;
+                mcache_blacken(s, s->freeindex, s->alloc_cache);
         }
     }
 }
@@ -258,10 +256,14 @@ void gch_mcache_inflight(uint64_t *bytes, uint64_t *objects, uint64_t *tiny,
             struct mspan *s = (struct mspan *)AO_load(&c->alloc[i]);
             if (s == &gch_empty_span)
                 continue;
-            uint64_t used = AO_int_load(&s->alloc_count) - AO_int_load(&s->alloc_count_cached);
+            // [S9]: the span is charged whole while cached. Read while
+            // the owner may allocate: clamp a torn snapshot.
+            int64_t u = (int64_t)s->nelems - gch_span_count_free(s) -
+                        (int64_t)AO_int_load(&s->alloc_count_cached);
+            uint64_t used = u > 0 ? (uint64_t)u : 0;
             *bytes += used * s->elemsize;
             *objects += used;
-            by_class[i >> 1] += used;
+            by_class[gch_spanclass_sizeclass(s->spanclass)] += used;
         }
     }
 }

@@ -116,16 +116,11 @@ struct mspan *gch_mcentral_pop_unswept(struct mcentral *c, uint32_t sg)
 }
 
 // Hands a span with a free slot to an mcache: sweepgen = h+3 ("swept and
-// cached"), alloc_cache loaded at freeindex.
+// cached"). Its window stays where it was ([S4]); the cache moves it on.
 static struct mspan *mcentral_have_span(struct mspan *s, uint32_t sg)
 {
     GCH_ASSERT1(s->alloc_count < s->nelems);
     AO_store_release(&s->sweepgen, (AO_t)(sg + 3));
-    uint32_t fi = s->freeindex;
-    if (fi < s->nelems) {
-        gch_span_refill_alloc_cache(s, fi / 64);
-        s->alloc_cache >>= fi % 64;
-    }
     return s;
 }
 

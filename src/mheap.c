@@ -307,13 +307,12 @@ struct mspan *gch_mheap_alloc(size_t npages, uint8_t spc)
     s->nelems = nelems;
     s->limit = base + (uintptr_t)nelems * elemsize;
     s->divmul = cls != 0 ? gch_class_to_divmagic[cls] : 0;
-    s->freeindex = 0;
     AO_int_store(&s->alloc_count, 0);
     AO_int_store(&s->alloc_count_cached, 0);
     s->alloc_bits = alloc_bits;
     s->gcmark_bits = mark_bits;
-    s->alloc_cache = ~(uint64_t)0; // all 64 first slots free
-    s->black_from = GCH_NO_BLACK;
+    s->window_black = false;
+    gch_span_reset_window(s); // every slot free
     s->needzero = mheap_alloc_needs_zero(base, npages);
     AO_store(&s->sweepgen, AO_load(&h->sweepgen));
     s->state = MSPAN_IN_USE;

@@ -38,25 +38,20 @@ bool gch_sweep_try_acquire(struct mspan *s, uint32_t sg)
                                           (AO_t)(uint32_t)(sg - 1)) == (AO_t)(uint32_t)(sg - 2);
 }
 
-// The allocated-slot mask of bitmap word w: the alloc bits, plus every slot
-// below freeindex (handed out since the last sweep).
+// The allocated-slot mask of bitmap word w ([S3], [S4]): the alloc bits,
+// every slot below freeindex, and the window's slots handed out since the
+// last sweep (clear in alloc_cache).
 static inline uint64_t sweep_allocated_word(const struct mspan *s, uint32_t w)
 {
     uint64_t bits = s->alloc_bits[w];
     uint32_t lo = w * 64;
     if (s->freeindex >= lo + 64)
         return ~(uint64_t)0;
-    if (s->freeindex > lo)
+    if (s->freeindex > lo) // freeindex == nelems, inside this last word
         bits |= ((uint64_t)1 << (s->freeindex - lo)) - 1;
+    else if (s->freeindex == lo)
+        bits |= ~(uint64_t)s->alloc_cache;
     return bits;
-}
-
-static inline uint64_t sweep_valid_mask(uint32_t nelems, uint32_t w)
-{
-    uint32_t lo = w * 64;
-    if (nelems >= lo + 64)
-        return ~(uint64_t)0;
-    return ((uint64_t)1 << (nelems - lo)) - 1;
 }
 
 // Fills the slots freed in word w with the poison pattern (poison=1) and
@@ -87,7 +82,7 @@ bool gch_sweep_span(struct mspan *s, bool preserve)
     uint32_t words = gch_bitmap_words(n);
     uint32_t nalloc = 0, nfreed = 0;
     for (uint32_t w = 0; w < words; w++) {
-        uint64_t valid = sweep_valid_mask(n, w);
+        uint64_t valid = gch_span_valid_mask(n, w);
         uint64_t allocated = sweep_allocated_word(s, w) & valid;
         uint64_t marked = (uint64_t)AO_load(&s->gcmark_bits[w]) & valid;
         uint64_t zombies = marked & ~allocated;
@@ -130,10 +125,8 @@ bool gch_sweep_span(struct mspan *s, bool preserve)
     }
     s->alloc_bits = s->gcmark_bits;
     s->gcmark_bits = fresh;
-    s->freeindex = 0;
     AO_int_store(&s->alloc_count, nalloc);
-    s->black_from = GCH_NO_BLACK;
-    gch_span_refill_alloc_cache(s, 0);
+    gch_span_reset_window(s);
     gch_atomic_add(&gch_stats.spans_swept, 1);
     AO_store_release(&s->sweepgen, (AO_t)sg);
 

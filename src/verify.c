@@ -3,7 +3,7 @@
 // (internal.h). See malloc.c for the overview; Lua's ltests.c checkheap is
 // the model (Go has no single equivalent).
 //
-// Checked: every in-use span ([S1]-[S8], alloc_count against its bitmaps),
+// Checked: every in-use span ([S1]-[S10], alloc_count against its bitmaps),
 // the page allocator (its own summaries against its bitmaps, and that every
 // span's pages are allocated), every mcentral set (class, sweepgen state,
 // partial/full), every mcache ([C1], [C2]), and that each in-use span is in
@@ -50,30 +50,36 @@ static void verify_span(struct mspan *s, void *arg)
                            (void *)b, s->alloc_count, s->nelems, s->elemsize, s->npages);
     if (s->limit != b + (uintptr_t)s->nelems * s->elemsize)
         return verify_fail(v, "[S2] span %p: limit %p", (void *)b, (void *)s->limit);
-    if (s->freeindex > s->nelems)
-        return verify_fail(v, "[S3] span %p: freeindex %u > nelems %u", (void *)b, s->freeindex,
-                           s->nelems);
+    uint32_t fi = s->freeindex;
+    if (fi > s->nelems || (fi % 64 != 0 && fi != s->nelems))
+        return verify_fail(v, "[S3] span %p: freeindex %u, nelems %u", (void *)b, fi, s->nelems);
+    uint64_t cache = s->alloc_cache;
+    uint64_t free_bits =
+        fi < s->nelems ? ~(uint64_t)s->alloc_bits[fi / 64] & gch_span_valid_mask(s->nelems, fi / 64)
+                       : 0;
+    if ((cache & ~free_bits) != 0)
+        return verify_fail(
+            v, "[S4] span %p: alloc_cache %#llx not within the free slots %#llx (freeindex %u)",
+            (void *)b, (unsigned long long)cache, (unsigned long long)free_bits, fi);
+    if (s->window_base != b + (uintptr_t)fi * s->elemsize)
+        return verify_fail(v, "[S4] span %p: window_base %p, freeindex %u", (void *)b,
+                           (void *)s->window_base, fi);
     uint32_t allocated = 0;
     for (uint32_t i = 0; i < s->nelems; i++)
         allocated += gch_span_slot_allocated(s, i);
-    if (allocated != s->alloc_count)
-        return verify_fail(
-            v, "[S3] span %p: %u slots allocated by bitmap and freeindex, alloc_count %u",
-            (void *)b, allocated, s->alloc_count);
-    uint32_t fi = s->freeindex;
-    if (fi < s->nelems) {
-        uint64_t want = ~(uint64_t)s->alloc_bits[fi / 64] >> (fi % 64);
-        if (s->alloc_cache != want)
-            return verify_fail(v, "[S4] span %p: alloc_cache %#llx, want %#llx (freeindex %u)",
-                               (void *)b, (unsigned long long)s->alloc_cache,
-                               (unsigned long long)want, fi);
-    }
+    uint32_t ssg = (uint32_t)AO_load(&s->sweepgen), sg = v->sg;
+    bool cached = ssg == sg + 3 || ssg == sg + 1;
+    if (s->alloc_count != (cached ? s->nelems : allocated))
+        return verify_fail(v, "[S9] span %p (%s): %u slots allocated, alloc_count %u", (void *)b,
+                           cached ? "cached" : "not cached", allocated, s->alloc_count);
+    if (s->window_black && (!cached || (cache != 0 && (s->gcmark_bits[fi / 64] & cache) != cache)))
+        return verify_fail(v, "[S10] span %p: window %#llx not marked in advance", (void *)b,
+                           (unsigned long long)cache);
     if (!gch_gcbits_live(s->alloc_bits) || !gch_gcbits_live(s->gcmark_bits))
         return verify_fail(v, "[B1] span %p: bitmaps %p/%p lie in a recycled epoch", (void *)b,
                            (void *)s->alloc_bits, (void *)s->gcmark_bits);
     if (cls != 0 && s->divmul != gch_class_to_divmagic[cls])
         return verify_fail(v, "[S5] span %p: divmul %u for class %u", (void *)b, s->divmul, cls);
-    uint32_t ssg = (uint32_t)AO_load(&s->sweepgen), sg = v->sg;
     if (ssg != sg - 2 && ssg != sg - 1 && ssg != sg && ssg != sg + 1 && ssg != sg + 3)
         return verify_fail(v, "[S6] span %p: sweepgen %u, heap %u", (void *)b, ssg, sg);
     for (size_t i = 0; i < s->npages; i++) {
@@ -147,7 +153,7 @@ bool gch_heap_verify(char *why, size_t whylen)
             uint32_t ssg = (uint32_t)AO_load(&s->sweepgen);
             // h+1 (cached across a flip) never exists at a phase boundary:
             // gc_sweep uncaches every span before flipping.
-            if (s->spanclass != i || ssg != v.sg + 3)
+            if (s->spanclass != gch_mcache_slot_spanclass((unsigned)i) || ssg != v.sg + 3)
                 verify_fail(&v,
                             "[C1] cache slot %d holds span %p of class %u, sweepgen %u (heap %u)",
                             i, (void *)s->base, s->spanclass, ssg, v.sg);

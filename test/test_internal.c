@@ -219,6 +219,86 @@ Test(internal, allocate_black_window_marks_new_slots)
     cr_assert_null(gc_base(old));
 }
 
+// The allocation window ([S4], [S10]): its free slots are not objects,
+// before and during a mark phase, even though a mark phase marks them in
+// advance; a slot handed out from it during the phase is born marked.
+Test(internal, free_window_slots_are_not_objects)
+{
+    char *a = gc_alloc(48, true);
+    char *next = a + 48; // the window's next free slot (fresh span)
+    struct mspan *s = gch_span_of((uintptr_t)a);
+    cr_assert_eq((uintptr_t)next, s->window_base + 48, "a fresh span starts at its first slot");
+    cr_assert_null(gc_base(next), "free window slot reported as an object");
+    cr_assert_eq(gc_size(next), 0);
+    cr_assert_not(gc_mark(next), "gc_mark marked a free window slot"); // begins a mark phase
+    cr_assert(gch_mark_bit_get(s->gcmark_bits, 1), "[S10]: the free slot is marked in advance");
+    cr_assert_null(gc_base(next), "a free slot marked in advance is still no object");
+    char *b = gc_alloc(48, true);
+    cr_assert_eq(b, next, "the window hands out its lowest free slot");
+    cr_assert_eq(gc_base(b + 7), b);
+    cr_assert_not(gc_mark(b), "allocated during marking: born black");
+    verify_or_fail("inside the mark phase");
+    gc_sweep(); // a is not marked: freed; b survives; advance marks withdrawn
+    cr_assert_null(gc_base(a));
+    cr_assert_eq(gc_base(b), b);
+    cr_assert_null(gc_base(b + 48), "slot 2 was never handed out");
+    verify_or_fail("after the sweep");
+    gc_stats st;
+    gc_get_stats(&st);
+    cr_assert_eq(st.by_size[gch_size_to_class8[6]].mallocs, 2, "two 48-byte objects allocated");
+}
+
+// Overflow recovery rescans marked slots: the free slots of a window marked
+// in advance must not reach the trace hook (they hold no object).
+static void trace_allocated_only(void *obj, size_t size, void *ctx)
+{
+    (void)size;
+    (void)ctx;
+    cr_assert_eq(gc_base(obj), obj, "trace hook got %p, which is not an object", obj);
+    traced++;
+    struct node *n = obj;
+    gc_mark(n->next);
+    gc_mark(n->other);
+}
+
+Test(internal, overflow_rescan_skips_free_window_slots)
+{
+    enum { N = 300 };
+    struct node *prev = NULL;
+    for (int i = 0; i < N; i++) {
+        struct node *n = gc_alloc(sizeof(struct node), true);
+        n->next = prev;
+        n->other = prev != NULL ? prev->next : NULL;
+        prev = n;
+    }
+    list_head = prev; // the cache's window for this class is partly used
+    gch_gcwork_limit = 1;
+    gc_set_trace(trace_allocated_only, NULL);
+    gc_set_roots(roots_list, NULL);
+    gc_collect();
+    gch_gcwork_limit = SIZE_MAX;
+    cr_assert_geq(traced, (size_t)N);
+    gc_stats st;
+    gc_get_stats(&st);
+    cr_assert_eq(st.heap_objects, (uint64_t)N, "all %d nodes survive, got %llu", N,
+                 (unsigned long long)st.heap_objects);
+}
+
+// gc_get_stats counts what a cached span handed out although the span is
+// charged whole while cached ([S9]).
+Test(internal, stats_count_objects_of_partly_used_windows)
+{
+    gc_stats st0, st1;
+    gc_get_stats(&st0);
+    for (int i = 0; i < 100; i++)
+        (void)gc_alloc(24, i & 1); // 100 objects across 2 cached spans
+    gc_get_stats(&st1);
+    cr_assert_eq(st1.heap_objects - st0.heap_objects, 100, "heap_objects grew by %llu",
+                 (unsigned long long)(st1.heap_objects - st0.heap_objects));
+    cr_assert_eq(st1.heap_alloc - st0.heap_alloc, 100 * 24);
+    verify_or_fail("with cached spans");
+}
+
 static void *internal_thread_body(void *arg)
 {
     for (int i = 0; i < 1000; i++)
