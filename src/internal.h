@@ -304,14 +304,45 @@ static inline bool gch_span_slot_allocated(struct mspan *s, uint32_t idx)
 // The next window of s with a free slot, after the current one (which must
 // be used up): its first slot index, and its free mask in *free. Returns
 // nelems if the span has no free slot past the window. Does not move the
-// window: the caller charges and publishes it (gch_span_set_window).
-uint32_t gch_span_find_window(const struct mspan *s, uint64_t *free);
+// window: the caller publishes it (gch_span_set_window).
+static inline uint32_t gch_span_find_window(const struct mspan *s, uint64_t *free)
+{
+    GCH_ASSERT2(s->alloc_cache == 0);
+    uint32_t n = s->nelems;
+    for (uint32_t fi = (s->freeindex + 64) & ~63u; fi < n; fi += 64) {
+        uint64_t f = ~(uint64_t)s->alloc_bits[fi / 64] & gch_span_valid_mask(n, fi / 64);
+        if (f != 0) {
+            *free = f;
+            return fi;
+        }
+    }
+    *free = 0;
+    return n;
+}
+
+// Zeroes the free slots of window (fi, free), run by run.
+void gch_span_zero_window_slow(struct mspan *s, uint32_t fi, uint64_t free);
 // Zeroes the free slots of window (fi, free) if the span may hold old
 // bytes, so that the fast path hands out zeroed objects without a test.
-void gch_span_zero_window(struct mspan *s, uint32_t fi, uint64_t free);
+static inline void gch_span_zero_window(struct mspan *s, uint32_t fi, uint64_t free)
+{
+    if (s->needzero)
+        gch_span_zero_window_slow(s, fi, free);
+}
+
 // Publishes the window at slot fi with free mask free ([S3], [S4]), in
 // the order gch_span_slot_allocated relies on.
-void gch_span_set_window(struct mspan *s, uint32_t fi, uint64_t free);
+static inline void gch_span_set_window(struct mspan *s, uint32_t fi, uint64_t free)
+{
+    GCH_ASSERT2(fi <= s->nelems && (fi % 64 == 0 || fi == s->nelems));
+    GCH_ASSERT2(fi == s->nelems ? free == 0
+                                : (free & ~gch_span_valid_mask(s->nelems, fi / 64)) == 0 &&
+                                      (free & s->alloc_bits[fi / 64]) == 0);
+    AO_int_store_release(&s->freeindex, fi);
+    s->window_base = s->base + (uintptr_t)fi * s->elemsize;
+    AO_store_release(&s->alloc_cache, (AO_t)free);
+}
+
 // Loads the window at slot 0 from the alloc bits (a new or swept span).
 void gch_span_reset_window(struct mspan *s);
 // The free slots of s: the window's and those past it. Safe to call while
@@ -420,9 +451,9 @@ void gch_mheap_for_each_span(void (*fn)(struct mspan *s, void *ctx), void *ctx);
 // each in a swept and an unswept half selected by sweepgen (see sweep.c).
 struct mcentral {
     pthread_mutex_t lock;
-    uint8_t spanclass;        // immutable
-    struct mspan *partial[2]; // protected by lock
-    struct mspan *full[2];    // protected by lock
+    uint8_t spanclass; // immutable
+    AO_t partial[2];   // struct mspan *; written under lock (AO_store), and
+    AO_t full[2];      // read without it only to skip an empty set
 } __attribute__((aligned(64)));
 
 extern struct mcentral gch_central[GCH_NUM_SPAN_CLASSES];

@@ -118,7 +118,7 @@ static void mcache_exit(void *arg)
 
 // Marks the free slots of s's window in advance ([S10]). Before the window
 // is published, so another marker never sees them unmarked.
-static void mcache_blacken(struct mspan *s, uint32_t fi, uint64_t free)
+static GCH_NOINLINE void mcache_blacken(struct mspan *s, uint32_t fi, uint64_t free)
 {
     s->window_black = true;
     if (free == 0)
@@ -129,10 +129,10 @@ static void mcache_blacken(struct mspan *s, uint32_t fi, uint64_t free)
 
 // Publishes window (fi, free) of the cached span s: zeroed if need be,
 // blackened in a mark phase ([S10]).
-static void mcache_load_window(struct mspan *s, uint32_t fi, uint64_t free)
+static inline void mcache_load_window(struct mspan *s, uint32_t fi, uint64_t free)
 {
     gch_span_zero_window(s, fi, free);
-    if (AO_load(&gch_gc.phase) == GCH_PHASE_MARK)
+    if (GCH_UNLIKELY(AO_load(&gch_gc.phase) == GCH_PHASE_MARK))
         mcache_blacken(s, fi, free);
     gch_span_set_window(s, fi, free);
 }
@@ -206,7 +206,8 @@ static bool mcache_refill(struct mcache *c, unsigned slot)
     return true;
 }
 
-GCH_NOINLINE uintptr_t gch_mcache_alloc_slow(struct mcache *c, unsigned slot)
+// The slow path's slow half: a new thread's cache, or a new span.
+static GCH_NOINLINE uintptr_t mcache_alloc_refill(struct mcache *c, unsigned slot)
 {
     if (c->is_empty) {
         // First allocation of this thread, or an allocation from a hook.
@@ -215,19 +216,26 @@ GCH_NOINLINE uintptr_t gch_mcache_alloc_slow(struct mcache *c, unsigned slot)
         if (c == NULL)
             return 0;
     }
+    if (!mcache_refill(c, slot))
+        return 0;
+    return gch_span_take((struct mspan *)c->alloc[slot]);
+}
+
+GCH_NOINLINE uintptr_t gch_mcache_alloc_slow(struct mcache *c, unsigned slot)
+{
+    // The common case, once every 64 slots or fewer: the window is used up
+    // and the span has another one. Kept free of calls so that it needs no
+    // stack frame.
     struct mspan *s = (struct mspan *)c->alloc[slot];
     if (s != &gch_empty_span) {
-        // The window is used up: move it on, or change spans.
         uint64_t free;
         uint32_t fi = gch_span_find_window(s, &free);
-        if (free != 0) {
+        if (GCH_LIKELY(free != 0)) {
             mcache_load_window(s, fi, free);
             return gch_span_take(s);
         }
     }
-    if (!mcache_refill(c, slot))
-        return 0;
-    return gch_span_take((struct mspan *)c->alloc[slot]);
+    return mcache_alloc_refill(c, slot);
 }
 
 void gch_mcache_begin_mark_all(void)

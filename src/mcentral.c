@@ -18,7 +18,9 @@
 // The sets are singly-linked stacks under one mutex per mcentral. Go uses
 // lock-free span sets; a mutex held for a push or a pop is as fast when
 // uncontended, and the sets are touched only on mcache refills (once per
-// span's worth of objects) and by sweepers.
+// span's worth of objects) and by sweepers. An empty set is recognised
+// without the lock, so a refill that has to grow the heap does not lock
+// each of the sets it finds empty.
 //
 // Locking: mcentral.lock protects the four sets. It is never held while
 // sweeping or calling mheap, so the lock order (internal.h) is kept.
@@ -43,23 +45,27 @@ static inline unsigned unswept_index(uint32_t sg)
     return 1 - swept_index(sg);
 }
 
-static struct mspan *mcentral_pop(struct mcentral *c, struct mspan **set)
+// Pops a span from a set, or returns NULL. An empty set is seen without
+// taking the lock (a push racing with the peek is as if it came later).
+static struct mspan *mcentral_pop(struct mcentral *c, AO_t *set)
 {
+    if (AO_load(set) == 0)
+        return NULL;
     pthread_mutex_lock(&c->lock);
-    struct mspan *s = *set;
+    struct mspan *s = (struct mspan *)AO_load(set);
     if (s != NULL) {
-        *set = s->next;
+        AO_store(set, (AO_t)s->next);
         s->next = NULL;
     }
     pthread_mutex_unlock(&c->lock);
     return s;
 }
 
-static void mcentral_push(struct mcentral *c, struct mspan **set, struct mspan *s)
+static void mcentral_push(struct mcentral *c, AO_t *set, struct mspan *s)
 {
     pthread_mutex_lock(&c->lock);
-    s->next = *set;
-    *set = s;
+    s->next = (struct mspan *)AO_load(set);
+    AO_store(set, (AO_t)s);
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -73,27 +79,31 @@ void gch_mcentral_push_swept(struct mcentral *c, struct mspan *s)
         mcentral_push(c, &c->full[swept_index(sg)], s);
 }
 
-// Appends list (linked by next) to *set. Caller must hold c->lock.
-static void mcentral_splice(struct mspan **set, struct mspan *list)
+// Puts list (linked by next) in front of set. Caller must hold c->lock.
+static void mcentral_splice(AO_t *set, struct mspan *list)
 {
     if (list == NULL)
         return;
     struct mspan *tail = list;
     while (tail->next != NULL)
         tail = tail->next;
-    tail->next = *set;
-    *set = list;
+    tail->next = (struct mspan *)AO_load(set);
+    AO_store(set, (AO_t)list);
 }
 
 struct mspan *gch_mcentral_take_unswept(struct mcentral *c, uint32_t sg)
 {
+    AO_t *partial = &c->partial[unswept_index(sg)], *full = &c->full[unswept_index(sg)];
+    if (AO_load(partial) == 0 && AO_load(full) == 0)
+        return NULL;
     pthread_mutex_lock(&c->lock);
-    struct mspan *list = c->partial[unswept_index(sg)];
-    c->partial[unswept_index(sg)] = NULL;
-    mcentral_splice(&list, c->full[unswept_index(sg)]);
-    c->full[unswept_index(sg)] = NULL;
+    AO_t list = 0;
+    mcentral_splice(&list, (struct mspan *)AO_load(full));
+    mcentral_splice(&list, (struct mspan *)AO_load(partial));
+    AO_store(partial, 0);
+    AO_store(full, 0);
     pthread_mutex_unlock(&c->lock);
-    return list;
+    return (struct mspan *)list;
 }
 
 void gch_mcentral_give_swept(struct mcentral *c, uint32_t sg, struct mspan *partial,

@@ -34,25 +34,8 @@ struct mspan gch_empty_span = {
     .sweepgen = 0,
 };
 
-uint32_t gch_span_find_window(const struct mspan *s, uint64_t *free)
+void gch_span_zero_window_slow(struct mspan *s, uint32_t fi, uint64_t free)
 {
-    GCH_ASSERT2(s->alloc_cache == 0);
-    uint32_t n = s->nelems;
-    for (uint32_t fi = (s->freeindex + 64) & ~63u; fi < n; fi += 64) {
-        uint64_t f = ~(uint64_t)s->alloc_bits[fi / 64] & gch_span_valid_mask(n, fi / 64);
-        if (f != 0) {
-            *free = f;
-            return fi;
-        }
-    }
-    *free = 0;
-    return n;
-}
-
-void gch_span_zero_window(struct mspan *s, uint32_t fi, uint64_t free)
-{
-    if (!s->needzero)
-        return;
     // One clear per run of free slots: a fresh window is a single run.
     while (free != 0) {
         unsigned first = (unsigned)__builtin_ctzll(free);
@@ -68,17 +51,6 @@ void gch_span_zero_window(struct mspan *s, uint32_t fi, uint64_t free)
         gch_check_noaccess(p, n); // until handed out
         free &= len + first < 64 ? ~(uint64_t)0 << (first + len) : 0;
     }
-}
-
-void gch_span_set_window(struct mspan *s, uint32_t fi, uint64_t free)
-{
-    GCH_ASSERT2(fi <= s->nelems && (fi % 64 == 0 || fi == s->nelems));
-    GCH_ASSERT2(fi == s->nelems ? free == 0
-                                : (free & ~gch_span_valid_mask(s->nelems, fi / 64)) == 0 &&
-                                      (free & s->alloc_bits[fi / 64]) == 0);
-    AO_int_store_release(&s->freeindex, fi);
-    s->window_base = s->base + (uintptr_t)fi * s->elemsize;
-    AO_store_release(&s->alloc_cache, (AO_t)free);
 }
 
 void gch_span_reset_window(struct mspan *s)

@@ -138,10 +138,10 @@ bool gch_heap_verify(char *why, size_t whylen)
         struct mcentral *c = &gch_central[i];
         unsigned sw = (v.sg >> 1) & 1;
         pthread_mutex_lock(&c->lock);
-        placed += verify_set(&v, c, c->partial[sw], true, false);
-        placed += verify_set(&v, c, c->full[sw], true, true);
-        placed += verify_set(&v, c, c->partial[1 - sw], false, false);
-        placed += verify_set(&v, c, c->full[1 - sw], false, false);
+        placed += verify_set(&v, c, (struct mspan *)AO_load(&c->partial[sw]), true, false);
+        placed += verify_set(&v, c, (struct mspan *)AO_load(&c->full[sw]), true, true);
+        placed += verify_set(&v, c, (struct mspan *)AO_load(&c->partial[1 - sw]), false, false);
+        placed += verify_set(&v, c, (struct mspan *)AO_load(&c->full[1 - sw]), false, false);
         pthread_mutex_unlock(&c->lock);
     }
     for (struct mcache *c = gch_gc.mcaches; c != NULL && v.ok; c = c->next) {
