@@ -394,7 +394,8 @@ struct heap_arena {
 
 struct mheap {
     pthread_mutex_t lock;
-    struct page_alloc pages; // protected by lock
+    struct page_alloc pages;  // protected by lock
+    struct page_cache pcache; // in front of pages; protected by lock
     // Arena map: l1[i] -> AO_t[1 << L2_BITS] of struct heap_arena *.
     // Entries are published with release stores and never removed.
     AO_t arenas_l1[1 << GCH_ARENA_L1_BITS];
@@ -439,8 +440,13 @@ static inline struct mspan *gch_span_of(uintptr_t p)
 }
 // Returns free pages to the OS (MADV_DONTNEED), highest first, until the
 // heap's resident part (heap_sys - heap_released) is at most retain bytes or
-// no free page is left to release (Go's scavenger, run synchronously).
+// no free page is left to release (Go's scavenger, run synchronously). The
+// page cache's pages are released last: it is flushed only if the other
+// free pages do not suffice, since the next spans come from it.
 void gch_mheap_scavenge(uint64_t retain);
+// Returns the page cache's pages to the page allocator (for tests and the
+// verifier's page count).
+void gch_mheap_flush_pagecache(void);
 // Calls fn on every in-use span (walks the arena maps). Caller ensures no
 // span is allocated or freed meanwhile (STW or verifier).
 void gch_mheap_for_each_span(void (*fn)(struct mspan *s, void *ctx), void *ctx);

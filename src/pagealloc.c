@@ -1,6 +1,7 @@
 // pagealloc.c owns the page allocator: which 8 KiB pages of the heap are in
 // use. See malloc.c for the overview; Go counterpart: mpagealloc.go,
-// mpagealloc_64bit.go, mpallocbits.go.
+// mpagealloc_64bit.go (one chunk's bitmap is pallocbits.c's, as Go's is
+// mpallocbits.go's).
 //
 // It keeps metadata only and never touches heap memory. Its state is a
 // bitmap, one bit per page (1 = in use), in chunks of 512 pages (4 MiB), and
@@ -44,8 +45,14 @@
 // at a time, only for the pages the new range needs and its neighbours in
 // in_use did not already need (Go's sysGrow), so a failed grow can undo
 // exactly what it committed. Chunk bitmaps live in 1 MiB L2 blocks of 8192
-// chunks each, allocated on grow. Each chunk also keeps a scavenged bitmap,
-// unused (always zero) until gcheap has a scavenger, as in Go's pallocData.
+// chunks each, allocated on grow; pallocbits.c works on one of them. Each
+// chunk also keeps a scavenged bitmap (Go's pallocData): the free pages the
+// scavenger returned to the OS.
+//
+// The page cache (pagecache.c) takes the free pages of a 64-page block, one
+// word of a chunk's bitmap, in one call and gives them back in one call:
+// alloc_to_cache and free_cache below are the only code that changes a
+// chunk other than by runs.
 //
 // Metadata cost: 136 bytes per 4 MiB chunk (0.003%), plus the summary
 // pages above it. A zeroed struct page_alloc is valid and empty (grow
@@ -53,7 +60,9 @@
 //
 // Cost (2-vCPU VM, -O2, noisy): a 1-page alloc+free pair ~125-200 ns on an
 // empty heap, ~275-400 ns among random 1..8-page holes; the time goes to
-// re-summarising the chunk and re-merging 4 levels of 8 summaries.
+// re-summarising the chunk and re-merging 4 levels of 8 summaries. The heap
+// takes spans of under 16 pages through the page cache, which comes here
+// about once per 64 pages.
 //
 // Locking: none; the owner's lock (mheap.lock) covers every call.
 #include "pagealloc.h"
@@ -73,7 +82,6 @@ _Static_assert(GCH_PALLOC_CHUNK_BYTES == (uintptr_t)GCH_PALLOC_CHUNK_PAGES * GCH
                "pagealloc.h hard-codes the page shift");
 
 #define GCH_PALLOC_LOG_CHUNK 22 // log2(GCH_PALLOC_CHUNK_BYTES)
-#define GCH_PALLOC_WORDS     (GCH_PALLOC_CHUNK_PAGES / 64)
 #define GCH_PALLOC_MAX_ADDR  ((uintptr_t)1 << GCH_PALLOC_ADDR_BITS)
 // Chunk index = L1 (13 bits) . L2 (13 bits): an L2 block is 8192 chunks
 // (32 GiB of heap, 1 MiB of bitmaps) and the L1 array is 64 KiB.
@@ -161,56 +169,11 @@ static uint64_t pagealloc_merge_summaries(const uint64_t *sums, size_t n, uint64
     return pagealloc_pack_sum(start, max, end);
 }
 
-// Returns the longer of max and the longest run of 0 bits strictly between
-// the lowest and highest 1 bit of x (x != 0). Runs are first cut down by max
-// (doubling shifts), so a word that cannot beat max costs a few steps.
-static uint64_t pagealloc_inner_max(uint64_t x, uint64_t max)
+// Returns the leaf summary of a chunk's bitmap (see pallocbits.c).
+static inline uint64_t pagealloc_summarize(const uint64_t bits[GCH_PALLOC_WORDS])
 {
-    unsigned lo = (unsigned)__builtin_ctzll(x), hi = 63 - (unsigned)__builtin_clzll(x);
-    uint64_t m = ~x & (((uint64_t)1 << hi) - 1) & ~(((uint64_t)2 << lo) - 1);
-    // Bit i of m stays set while pages i .. i+len-1 are all free.
-    uint64_t len = 1;
-    while (len <= max && m != 0) {
-        uint64_t s = len < max + 1 - len ? len : max + 1 - len;
-        m &= m >> s;
-        len += s;
-    }
-    for (; m != 0; len++)
-        m &= m >> 1;
-    return len - 1 > max ? len - 1 : max;
-}
-
-// Returns the leaf summary of a chunk's bitmap (Go's pallocBits.summarize).
-static uint64_t pagealloc_summarize(const uint64_t bits[GCH_PALLOC_WORDS])
-{
-    uint64_t start = 0, max = 0, run = 0;
-    bool in_start = true;
-    for (int w = 0; w < GCH_PALLOC_WORDS; w++) {
-        uint64_t x = bits[w];
-        if (x == 0) {
-            run += 64;
-            continue;
-        }
-        unsigned lo = (unsigned)__builtin_ctzll(x), hi = (unsigned)__builtin_clzll(x);
-        run += lo;
-        if (in_start) {
-            start = run;
-            in_start = false;
-        }
-        if (run > max)
-            max = run;
-        // Only look inside the word if the gap between its lowest and
-        // highest used page could beat max.
-        if (62 - (int)lo - (int)hi > (int)max)
-            max = pagealloc_inner_max(x, max);
-        run = hi;
-    }
-    if (in_start)
-        return pagealloc_pack_sum(GCH_PALLOC_CHUNK_PAGES, GCH_PALLOC_CHUNK_PAGES,
-                                  GCH_PALLOC_CHUNK_PAGES);
-    if (run > max)
-        max = run;
-    return pagealloc_pack_sum(start, max, run);
+    struct palloc_sum s = gch_pallocbits_summarize(bits);
+    return pagealloc_pack_sum(s.start, s.max, s.end);
 }
 
 // ------------------------------------------------------------- bitmaps
@@ -218,59 +181,6 @@ static uint64_t pagealloc_summarize(const uint64_t bits[GCH_PALLOC_WORDS])
 static inline struct palloc_data *pagealloc_chunk_of(const struct page_alloc *p, uintptr_t ci)
 {
     return &p->chunks[ci >> GCH_PALLOC_L2_BITS][ci & (((uintptr_t)1 << GCH_PALLOC_L2_BITS) - 1)];
-}
-
-// Sets pages [i, i+n) of one chunk's bitmap to used (1) or free (0). They
-// must all be in the other state: anything else is a double alloc or free.
-static void pagealloc_bits_set(uint64_t *bits, unsigned i, unsigned n, bool used)
-{
-    assert(GCH_DEBUG < 1 || (n >= 1 && i + n <= GCH_PALLOC_CHUNK_PAGES));
-    while (n > 0) {
-        unsigned w = i / 64, off = i % 64;
-        unsigned k = 64 - off < n ? 64 - off : n;
-        uint64_t mask = (k == 64 ? ~(uint64_t)0 : ((uint64_t)1 << k) - 1) << off;
-        assert(GCH_DEBUG < 1 || (bits[w] & mask) == (used ? 0 : mask));
-        if (used)
-            bits[w] |= mask;
-        else
-            bits[w] &= ~mask;
-        i += k;
-        n -= k;
-    }
-}
-
-// Returns the index of the first run of npages (1..512) free pages of a
-// chunk that starts at or after page from, or -1 (Go's pallocBits.find).
-static int pagealloc_bits_find(const uint64_t bits[GCH_PALLOC_WORDS], unsigned npages,
-                               unsigned from)
-{
-    unsigned size = 0; // free pages running up to the current word
-    for (unsigned w = from / 64; w < GCH_PALLOC_WORDS; w++) {
-        uint64_t x = bits[w];
-        if (w == from / 64) // pages below from count as used
-            x |= ((uint64_t)1 << (from % 64)) - 1;
-        if (x == ~(uint64_t)0) {
-            size = 0;
-            continue;
-        }
-        unsigned lo = x == 0 ? 64 : (unsigned)__builtin_ctzll(x);
-        if (size + lo >= npages)
-            return (int)(w * 64 - size);
-        if (npages <= 64 && x != 0) {
-            // Bit i of m ends up set iff pages i .. i+npages-1 of this
-            // word are free: widen the runs by doubling.
-            uint64_t m = ~x;
-            for (unsigned k = 1; k < npages && m != 0;) {
-                unsigned s = k < npages - k ? k : npages - k;
-                m &= m >> s;
-                k += s;
-            }
-            if (m != 0)
-                return (int)(w * 64 + (unsigned)__builtin_ctzll(m));
-        }
-        size = x == 0 ? size + 64 : (unsigned)__builtin_clzll(x);
-    }
-    return -1;
 }
 
 // ------------------------------------------------------- search, update
@@ -334,10 +244,10 @@ descend:;
     unsigned from =
         p->search_addr > cbase ? (unsigned)((p->search_addr - cbase) >> GCH_PAGE_SHIFT) : 0;
     const uint64_t *bits = pagealloc_chunk_of(p, block)->palloc_bits;
-    int i = pagealloc_bits_find(bits, (unsigned)npages, from);
+    int i = gch_pallocbits_find(bits, (unsigned)npages, from);
     assert(GCH_DEBUG < 1 || i >= 0);
     if (!ff_final)
-        ff = cbase + ((uintptr_t)pagealloc_bits_find(bits, 1, from) << GCH_PAGE_SHIFT);
+        ff = cbase + ((uintptr_t)gch_pallocbits_find(bits, 1, from) << GCH_PAGE_SHIFT);
     *first_free = ff;
     return cbase + ((uintptr_t)i << GCH_PAGE_SHIFT);
 }
@@ -363,6 +273,17 @@ static void pagealloc_update_parents(struct page_alloc *p, uintptr_t lo, uintptr
     }
 }
 
+// Re-summarises chunk ci after a change to its bitmap and, if its summary
+// moved, re-merges the parents.
+static void pagealloc_update_chunk(struct page_alloc *p, uintptr_t ci)
+{
+    uint64_t *leaf = &p->summary[GCH_PALLOC_SUMMARY_LEVELS - 1][ci];
+    uint64_t old = *leaf;
+    *leaf = pagealloc_summarize(pagealloc_chunk_of(p, ci)->palloc_bits);
+    if (*leaf != old) // else, e.g. a small hole filled: the parents stand
+        pagealloc_update_parents(p, ci, ci);
+}
+
 // Marks [base, base + npages pages) used or free and updates the summaries
 // (Go's allocRange / free). Every page must be in the other state.
 static void pagealloc_mark(struct page_alloc *p, uintptr_t base, size_t npages, bool used)
@@ -373,15 +294,12 @@ static void pagealloc_mark(struct page_alloc *p, uintptr_t base, size_t npages, 
     unsigned ei = (unsigned)((limit - 1) >> GCH_PAGE_SHIFT) % GCH_PALLOC_CHUNK_PAGES;
     uint64_t *leaf = p->summary[GCH_PALLOC_SUMMARY_LEVELS - 1];
     if (sc == ec) {
-        uint64_t *bits = pagealloc_chunk_of(p, sc)->palloc_bits;
-        pagealloc_bits_set(bits, si, (unsigned)npages, used);
-        uint64_t old = leaf[sc];
-        leaf[sc] = pagealloc_summarize(bits);
-        if (leaf[sc] == old) // e.g. a small hole filled: the parents stand
-            return;
+        gch_pallocbits_set(pagealloc_chunk_of(p, sc)->palloc_bits, si, (unsigned)npages, used);
+        pagealloc_update_chunk(p, sc);
+        return;
     } else {
         uint64_t *bits = pagealloc_chunk_of(p, sc)->palloc_bits;
-        pagealloc_bits_set(bits, si, GCH_PALLOC_CHUNK_PAGES - si, used);
+        gch_pallocbits_set(bits, si, GCH_PALLOC_CHUNK_PAGES - si, used);
         leaf[sc] = pagealloc_summarize(bits);
         uint64_t whole = used ? 0
                               : pagealloc_pack_sum(GCH_PALLOC_CHUNK_PAGES, GCH_PALLOC_CHUNK_PAGES,
@@ -395,7 +313,7 @@ static void pagealloc_mark(struct page_alloc *p, uintptr_t base, size_t npages, 
             leaf[c] = whole;
         }
         bits = pagealloc_chunk_of(p, ec)->palloc_bits;
-        pagealloc_bits_set(bits, 0, ei + 1, used);
+        gch_pallocbits_set(bits, 0, ei + 1, used);
         leaf[ec] = pagealloc_summarize(bits);
     }
     pagealloc_update_parents(p, sc, ec);
@@ -489,6 +407,64 @@ void gch_pagealloc_free(struct page_alloc *p, uintptr_t base, size_t npages)
     p->free_pages += npages;
     if (base < p->search_addr)
         p->search_addr = base;
+    if (GCH_DEBUG >= 3)
+        pagealloc_check(p);
+}
+
+// The chunk bitmaps holding the 64-page block at base, and the block's word
+// in them (*w).
+static struct palloc_data *pagealloc_block_of(const struct page_alloc *p, uintptr_t base,
+                                              unsigned *w)
+{
+    *w = (unsigned)(base >> GCH_PAGE_SHIFT) % GCH_PALLOC_CHUNK_PAGES / 64;
+    return pagealloc_chunk_of(p, base >> GCH_PALLOC_LOG_CHUNK);
+}
+
+void gch_pagealloc_alloc_to_cache(struct page_alloc *p, size_t npages, struct page_cache *c)
+{
+    assert(GCH_DEBUG < 1 || (npages >= 1 && npages <= GCH_PAGECACHE_PAGES && c->cache == 0));
+    *c = (struct page_cache){0};
+    if (npages > p->free_pages)
+        return;
+    uintptr_t ff, run = pagealloc_find(p, npages, &ff);
+    if (run == 0) {
+        p->search_addr = ff;
+        return;
+    }
+    unsigned w;
+    c->base = run & ~(GCH_PAGECACHE_BYTES - 1);
+    struct palloc_data *d = pagealloc_block_of(p, c->base, &w);
+    c->cache = ~d->palloc_bits[w];
+    c->scav = d->scavenged[w] & c->cache;
+    d->palloc_bits[w] = ~(uint64_t)0;
+    d->scavenged[w] &= ~c->cache; // [C1]
+    pagealloc_update_chunk(p, c->base >> GCH_PALLOC_LOG_CHUNK);
+    p->free_pages -= (size_t)__builtin_popcountll(c->cache);
+    // If the first free page (at or above ff) was in the block, every page
+    // below the block's end is now in use.
+    p->search_addr = ff >= c->base ? c->base + GCH_PAGECACHE_BYTES : ff;
+    if (GCH_DEBUG >= 3)
+        pagealloc_check(p);
+}
+
+void gch_pagealloc_free_cache(struct page_alloc *p, const struct page_cache *c)
+{
+    if (c->cache == 0)
+        return;
+    unsigned w;
+    struct palloc_data *d = pagealloc_block_of(p, c->base, &w);
+    if (GCH_DEBUG >= 1 && ((d->palloc_bits[w] & c->cache) != c->cache || (c->scav & ~c->cache)))
+        pagealloc_throw("page cache at %#llx gives back pages %#llx (scavenged %#llx), but "
+                        "only %#llx are in use",
+                        (unsigned long long)c->base, (unsigned long long)c->cache,
+                        (unsigned long long)c->scav, (unsigned long long)d->palloc_bits[w]);
+    d->palloc_bits[w] &= ~c->cache;
+    d->scavenged[w] |= c->scav;
+    pagealloc_update_chunk(p, c->base >> GCH_PALLOC_LOG_CHUNK);
+    p->free_pages += (size_t)__builtin_popcountll(c->cache);
+    uintptr_t first = c->base + ((uintptr_t)__builtin_ctzll(c->cache) << GCH_PAGE_SHIFT);
+    if (first < p->search_addr)
+        p->search_addr = first;
     if (GCH_DEBUG >= 3)
         pagealloc_check(p);
 }
@@ -836,7 +812,7 @@ bool gch_pagealloc_verify(const struct page_alloc *p, char *why, size_t whylen)
                                    (unsigned long long)(d->scavenged[w] & d->palloc_bits[w]));
             }
             if (cb < p->search_addr) {
-                int f = pagealloc_bits_find(d->palloc_bits, 1, 0);
+                int f = gch_pallocbits_find(d->palloc_bits, 1, 0);
                 uintptr_t free_at = cb + ((uintptr_t)f << GCH_PAGE_SHIFT);
                 if (f >= 0 && free_at < p->search_addr)
                     PAGEALLOC_FAIL("[P5] page %#llx is free but below search_addr %#llx",

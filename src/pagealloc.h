@@ -1,10 +1,14 @@
-// pagealloc.h: the page allocator (pagealloc.c), which decides which 8 KiB
-// pages of the heap are in use. Metadata only: it never touches heap memory,
-// so it can be tested with made-up addresses. See pagealloc.c for the design
-// and malloc.c for the overview. Go counterpart: mpagealloc.go.
+// pagealloc.h: the page allocator, which decides which 8 KiB pages of the
+// heap are in use, in three files: the radix tree over the heap
+// (pagealloc.c), one chunk's bitmap (pallocbits.c) and the page cache in
+// front of it (pagecache.c). Metadata only: it never touches heap memory,
+// so it can be tested with made-up addresses. See each file for its design
+// and malloc.c for the overview. Go counterparts: mpagealloc.go,
+// mpallocbits.go, mpagecache.go.
 //
 // Not thread-safe: every function needs the caller to hold the lock that
-// owns the struct page_alloc (mheap.lock for the heap's instance).
+// owns the struct page_alloc and struct page_cache (mheap.lock for the
+// heap's instances).
 #ifndef GCHEAP_PAGEALLOC_H
 #define GCHEAP_PAGEALLOC_H
 
@@ -25,8 +29,46 @@
 #define GCH_PALLOC_ADDR_BITS      48
 #define GCH_PALLOC_SUMMARY_LEVELS 5
 
+// ------------------------------------------------------------ pallocbits.c
+// One chunk's in-use bitmap: GCH_PALLOC_WORDS words, bit i of word w is page
+// 64w + i of the chunk, 1 = in use.
+#define GCH_PALLOC_WORDS (GCH_PALLOC_CHUNK_PAGES / 64)
+
+// A run-length summary of some pages (Go's pallocSum, unpacked): start, the
+// free run at the low end; max, the longest free run; end, the free run at
+// the high end.
+struct palloc_sum {
+    unsigned start, max, end;
+};
+
+// Returns the summary of a chunk's bitmap (Go's pallocBits.summarize).
+struct palloc_sum gch_pallocbits_summarize(const uint64_t bits[GCH_PALLOC_WORDS]);
+
+// Sets pages [i, i+n) of a chunk's bitmap to used (1) or free (0). They must
+// all be in the other state: anything else is a double alloc or free.
+void gch_pallocbits_set(uint64_t bits[GCH_PALLOC_WORDS], unsigned i, unsigned n, bool used);
+
+// Returns the index of the first run of npages (1..512) free pages of a
+// chunk that starts at or after page from, or -1 (Go's pallocBits.find).
+int gch_pallocbits_find(const uint64_t bits[GCH_PALLOC_WORDS], unsigned npages, unsigned from);
+
+// Returns the bits i of set such that bits i .. i+n-1 are all set (n >= 1),
+// by doubling the run length (Go's findBitRange64, as a mask of starts).
+static inline uint64_t gch_palloc_runs64(uint64_t set, unsigned n)
+{
+    for (unsigned k = 1; k < n && set != 0;) {
+        unsigned s = k < n - k ? k : n - k;
+        set &= set >> s;
+        k += s;
+    }
+    return set;
+}
+
+// ------------------------------------------------------------- pagealloc.c
+
 struct palloc_data;  // one chunk's bitmaps, defined in pagealloc.c
 struct palloc_range; // a grown address range, defined in pagealloc.c
+struct page_cache;   // the page cache, below
 
 // The page allocator. All fields are protected by the owner's lock.
 // A zeroed struct page_alloc is a valid, empty allocator: grow initialises
@@ -59,7 +101,8 @@ struct page_alloc {
     // Lowest address that may be free (Go's searchAddr): see [P5].
     uintptr_t search_addr;
     size_t free_pages;      // [P4]
-    size_t scavenged_taken; // scavenged pages allocated since the last take
+    size_t scavenged_taken; // scavenged pages allocated (here or from a page
+                            // cache) since the last take
 };
 
 // Reserves the summary and chunk-index address space. Returns false with
@@ -90,14 +133,27 @@ bool gch_pagealloc_in_use(const struct page_alloc *p, uintptr_t addr);
 // up to max_pages free pages that are not yet scavenged, highest addresses
 // first, calls release on each run it marks (within one chunk), and returns
 // the number of pages marked. Allocation clears the scavenged bits of the
-// run it returns and counts them; gch_pagealloc_take_scavenged returns that
-// count since its last call and resets it.
+// run it returns and counts them (so does a page cache, for the pages it
+// hands out); gch_pagealloc_take_scavenged returns that count since its last
+// call and resets it. Pages held by a page cache are in use here, so they
+// are never scavenged: flush the cache first.
 size_t gch_pagealloc_scavenge(struct page_alloc *p, size_t max_pages,
                               void (*release)(uintptr_t base, size_t npages));
 size_t gch_pagealloc_take_scavenged(struct page_alloc *p);
 
-// Returns the number of free pages in the grown ranges.
+// Returns the number of free pages in the grown ranges. Pages held by a
+// page cache count as in use.
 size_t gch_pagealloc_free_pages(const struct page_alloc *p);
+
+// The page cache's half (Go's allocToCache, and the body of
+// pageCache.flush). gch_pagealloc_alloc_to_cache fills the empty cache *c
+// with every free page of the 64-page block holding the lowest run of npages
+// (1..64) free pages: they become in use here and their scavenged bits move
+// to c->scav. It leaves *c empty if there is no such run (the caller
+// grows). gch_pagealloc_free_cache frees c's pages and gives their scavenged
+// bits back; the caller then empties *c.
+void gch_pagealloc_alloc_to_cache(struct page_alloc *p, size_t npages, struct page_cache *c);
+void gch_pagealloc_free_cache(struct page_alloc *p, const struct page_cache *c);
 
 // Recomputes every summary from the bitmaps and checks [P1]-[P7]. Returns
 // true if all hold; otherwise writes the first mismatch, with its values,
@@ -107,5 +163,52 @@ bool gch_pagealloc_verify(const struct page_alloc *p, char *why, size_t whylen);
 // Test only: copies the in-use bitmap of the chunk at chunk_base (bit i of
 // word w = page 64w + i) into out. Zero for chunks never grown.
 void gch_pagealloc_test_bits(const struct page_alloc *p, uintptr_t chunk_base, uint64_t out[8]);
+
+// ------------------------------------------------------------- pagecache.c
+
+// The cache holds one 64-page-aligned block (Go's pageCachePages): its free
+// pages fit one uint64_t. Requests of fewer than GCH_PAGECACHE_MAX_NPAGES
+// pages (Go's pageCachePages / 4) are served from it; larger ones would
+// empty it in a few requests and go to the page allocator instead.
+#define GCH_PAGECACHE_PAGES      64
+#define GCH_PAGECACHE_BYTES      ((uintptr_t)GCH_PAGECACHE_PAGES << 13)
+#define GCH_PAGECACHE_MAX_NPAGES 16
+
+// A page cache (Go's pageCache): free pages of one block, taken from the
+// page allocator in one go and handed out without touching its summaries.
+// A zeroed struct page_cache is a valid, empty cache. All fields are
+// protected by the owner's lock (mheap.lock for the heap's cache).
+//
+// Invariants (checked by gch_pagecache_verify under the same tags):
+//   [PC1] base % GCH_PAGECACHE_BYTES == 0, and base == 0 => cache == 0
+//   [PC2] scav & ~cache == 0
+//   [PC3] every page whose cache bit is set is in use in the page allocator
+//         (so [C1] keeps its scavenged bit there clear)
+//   [PC4] in the heap, no span holds a page whose cache bit is set
+//         (checked by the heap verifier, verify.c, which sees the span map)
+struct page_cache {
+    uintptr_t base; // the block's first page; 0 when empty
+    uint64_t cache; // bit i: page i of the block is free, held here
+    uint64_t scav;  // bit i: and it is scavenged (released to the OS)
+};
+
+// Returns the base of npages (>= 1) pages, now in use, or 0 if p has no run
+// of npages free pages even with the cache flushed (the caller grows; the
+// cache is then empty). Requests of fewer than GCH_PAGECACHE_MAX_NPAGES
+// pages come from the cache, which is flushed and refilled from p when it
+// has no such run; larger ones come from p. Scavenged pages returned are
+// counted in p->scavenged_taken either way.
+uintptr_t gch_pagecache_alloc(struct page_cache *c, struct page_alloc *p, size_t npages);
+
+// Returns c's pages to p and empties c (Go's pageCache.flush).
+void gch_pagecache_flush(struct page_cache *c, struct page_alloc *p);
+
+// Returns the number of free pages c holds.
+size_t gch_pagecache_pages(const struct page_cache *c);
+
+// Checks [PC1]-[PC3]. Returns true if they hold; otherwise writes the first
+// mismatch into why (whylen bytes, NUL-terminated) and returns false.
+bool gch_pagecache_verify(const struct page_cache *c, const struct page_alloc *p, char *why,
+                          size_t whylen);
 
 #endif

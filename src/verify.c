@@ -5,9 +5,10 @@
 //
 // Checked: every in-use span ([S1]-[S10], alloc_count against its bitmaps),
 // the page allocator (its own summaries against its bitmaps, and that every
-// span's pages are allocated), every mcentral set (class, sweepgen state,
-// partial/full), every mcache ([C1], [C2]), and that each in-use span is in
-// exactly one place: an mcentral set or a cache.
+// span's pages are allocated), the page cache ([PC1]-[PC4]), every mcentral
+// set (class, sweepgen state, partial/full), every mcache ([C1], [C2]), and
+// that each in-use span is in exactly one place: an mcentral set or a
+// cache.
 //
 // Runs when GCH_DEBUG >= 3 or GCHEAP_DEBUG=verify=1 at each phase boundary
 // (mark.c), and from tests. The caller stops the world; the checker takes
@@ -126,7 +127,15 @@ bool gch_heap_verify(char *why, size_t whylen)
         why[0] = '\0';
 
     pthread_mutex_lock(&gch_mheap.lock);
-    bool pages_ok = gch_pagealloc_verify(&gch_mheap.pages, why, whylen);
+    bool pages_ok = gch_pagealloc_verify(&gch_mheap.pages, why, whylen) &&
+                    gch_pagecache_verify(&gch_mheap.pcache, &gch_mheap.pages, why, whylen);
+    for (uint64_t m = gch_mheap.pcache.cache; pages_ok && m != 0; m &= m - 1) {
+        uintptr_t pg = gch_mheap.pcache.base + ((uintptr_t)__builtin_ctzll(m) << GCH_PAGE_SHIFT);
+        if (gch_span_of(pg) != NULL) {
+            snprintf(why, whylen, "[PC4] cached page %p belongs to a span", (void *)pg);
+            pages_ok = false;
+        }
+    }
     pthread_mutex_unlock(&gch_mheap.lock);
     if (!pages_ok)
         return false;
