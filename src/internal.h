@@ -498,17 +498,43 @@ void gch_finish_sweep(void);
 // ---------------------------------------------------------------- mcache.c
 
 // Per-thread work of the marker (Go's gcWork): an off-heap stack of
-// objects to trace.
+// objects to trace, and gc_mark's span cache.
+//   [W1] len <= room <= cap; room <= gch_gcwork_limit as it was when the
+//        current drain began (or the stack last grew), so the push fast
+//        path makes one comparison
+//   [W2] span_bytes == 0 outside a drain (depth == 0); inside one, span is
+//        an in-use span and [span_base, span_base + span_bytes) ==
+//        [span->base, span->limit). It stays so for the whole drain: spans
+//        are freed only by sweeping, never during a mark phase.
 struct gcwork_entry {
     void *obj;
     size_t size; // gc_size(obj), known when it was marked: no second lookup
 };
 struct gcwork {
     struct gcwork_entry *stack; // owner
-    size_t len, cap;            // owner
+    size_t len, room, cap;      // owner
     uint64_t marked_bytes;      // bytes marked by this thread; summed at gc_sweep
     int depth;                  // gc_mark nesting: the outermost call drains
+    struct mspan *span;         // owner; see [W2]
+    uintptr_t span_base;        // owner
+    uintptr_t span_bytes;       // owner
 };
+
+// Mark-stack push, the slow half: grows the stack, honours the limit.
+// False if the stack cannot grow.
+bool gch_gcwork_push_slow(struct gcwork *w, void *obj, size_t size);
+// Mark-stack push (the drain is in mark.c). False if the stack cannot
+// grow. Inline: the marker pushes once per object traced.
+static inline bool gch_gcwork_push(struct gcwork *w, void *obj, size_t size)
+{
+    size_t n = w->len;
+    if (GCH_UNLIKELY(n >= w->room))
+        return gch_gcwork_push_slow(w, obj, size);
+    w->stack[n].obj = obj;
+    w->stack[n].size = size;
+    w->len = n + 1;
+    return true;
+}
 
 // mcache: the per-thread cache. Its fast path needs no lock.
 //   [C1] alloc[gch_mcache_slot(spc)] is &gch_empty_span or a span of span
@@ -566,11 +592,11 @@ void gch_mcache_begin_mark_all(void);
 // Sum of allocations made from cached spans and not yet flushed.
 void gch_mcache_inflight(uint64_t *bytes, uint64_t *objects, uint64_t *tiny,
                          uint64_t by_class[GCH_NUM_SIZE_CLASSES]);
-// Mark-stack push (the drain is in mark.c). False if the stack cannot grow.
-bool gch_gcwork_push(struct gcwork *w, void *obj, size_t size);
 // Upper bound on a mark stack's entries (tests lower it to force the
-// overflow path); SIZE_MAX by default.
+// overflow path); SIZE_MAX by default. Read when a drain begins.
 extern size_t gch_gcwork_limit;
+// Sets room from cap and gch_gcwork_limit ([W1]); when a drain begins.
+void gch_gcwork_reset_room(struct gcwork *w);
 
 // ----------------------------------------------------------------- mark.c
 

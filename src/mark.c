@@ -11,6 +11,12 @@
 // the outermost gc_mark drains it; the hook's own gc_mark calls only push,
 // so marking depth costs heap memory, never C stack.
 //
+// Speed (the marker runs once per object): inside a drain gc_mark makes no
+// call and saves no register; a span cache in the thread's gcwork ([W2])
+// skips the span map for neighbours of the last object marked; and the
+// drain prefetches the objects it pops far from the last one traced,
+// parking them in a small FIFO until their lines arrive (mark_drain).
+//
 // If the stack cannot grow, the object stays marked but untraced and a
 // global overflow flag is raised; the drain then re-traces every marked
 // scan object of the heap until a pass leaves the flag down. Marks are
@@ -101,41 +107,157 @@ static void mark_rescan_span(struct mspan *s, void *ctx)
     }
 }
 
-// Pops and traces until the thread's stack is empty and no overflow is
-// pending. The trace hook runs with the thread flagged in_hook and its
-// allocation view emptied, so a gc_alloc from the hook reaches the slow
-// path and is reported there.
-static void mark_drain(struct mcache *c, gc_trace_fn trace)
+// The drain's prefetch ring (Boehm's and Cher/Hosking's "prefetch on
+// grey"). An entry popped far from the object traced last is likely a
+// cache miss: it is prefetched and parked in a ring of MARK_PREFETCH
+// entries, and traced MARK_PREFETCH such pops later, when its line has
+// arrived. Entries popped near the last one (MARK_NEAR bytes either way)
+// are traced at once, in LIFO order: the ring's reordering would break up
+// the address-ordered sweep that a heap allocated in traversal order
+// gives, which the hardware prefetcher already serves (on a tree laid out
+// in allocation order, parking every entry halved the marking rate; on a
+// tree scattered over the heap, the ring triples it). Power of two.
+#define MARK_PREFETCH 16
+#define MARK_NEAR     4096
+
+// Pushes obj, then pops and traces until the thread's stack and ring are
+// empty and no overflow is pending; returns true (gc_mark's answer). The
+// trace hook runs with the thread flagged in_hook and its allocation view
+// emptied, so a gc_alloc from the hook reaches the slow path and is
+// reported there. The stack and the ring are empty whenever the loop
+// looks at the overflow flag: a rescan runs only when no entry waits.
+static GCH_NOINLINE bool mark_drain(struct mcache *c, void *obj, size_t size, gc_trace_fn trace)
 {
+    struct gcwork *w = &c->work;
+    GCH_ASSERT1(w->depth == 0 && w->len == 0);
     void *ctx = (void *)AO_load(&gch_gc.trace_ctx);
     struct mcache *view = gch_tls_mcache;
     bool was_in_hook = c->in_hook;
     gch_tls_mcache = &gch_empty_mcache;
     c->in_hook = true;
-    c->work.depth++;
+    w->depth++;
+    w->span_bytes = 0;
+    gch_gcwork_reset_room(w);
+    if (!gch_gcwork_push(w, obj, size))
+        AO_store(&gch_gc.mark_overflow, 1);
+    // ring: a FIFO of the n far entries parked, the oldest at slot i - n.
+    struct gcwork_entry ring[MARK_PREFETCH];
+    unsigned i = 0, n = 0;
+    uintptr_t last = 0; // the object traced last
     for (;;) {
-        while (c->work.len > 0) {
-            struct gcwork_entry e = c->work.stack[--c->work.len];
-            trace(e.obj, e.size, ctx);
-        }
-        if (AO_load(&gch_gc.mark_overflow) == 0)
+        struct gcwork_entry e;
+        if (w->len > 0) {
+            e = w->stack[--w->len];
+            if (GCH_UNLIKELY((uintptr_t)e.obj - last + MARK_NEAR >= 2 * MARK_NEAR)) {
+                // Far: park it; once the ring is full, trace the oldest.
+                __builtin_prefetch(e.obj);
+                if (n < MARK_PREFETCH) {
+                    ring[i] = e;
+                    i = (i + 1) % MARK_PREFETCH;
+                    n++;
+                    continue;
+                }
+                struct gcwork_entry oldest = ring[i];
+                ring[i] = e;
+                i = (i + 1) % MARK_PREFETCH;
+                e = oldest;
+            }
+        } else if (n > 0) {
+            e = ring[(i - n) % MARK_PREFETCH];
+            n--;
+        } else if (AO_load(&gch_gc.mark_overflow) != 0) {
+            AO_store(&gch_gc.mark_overflow, 0);
+            gch_mheap_for_each_span(mark_rescan_span, (void *)trace);
+            continue;
+        } else {
             break;
-        AO_store(&gch_gc.mark_overflow, 0);
-        gch_mheap_for_each_span(mark_rescan_span, (void *)trace);
+        }
+        last = (uintptr_t)e.obj;
+        trace(e.obj, e.size, ctx);
     }
-    c->work.depth--;
+    w->depth--;
+    w->span_bytes = 0;
     c->in_hook = was_in_hook;
     gch_tls_mcache = view;
+    return true;
 }
 
+// A newly marked object, on a thread with a cache: counts it and has it
+// traced if it is a scan object and there is a trace hook.
+static inline bool mark_grey(struct mcache *c, struct mspan *s, uint32_t idx)
+{
+    size_t size = s->elemsize;
+    c->work.marked_bytes += size;
+    if (gch_spanclass_noscan(s->spanclass))
+        return true;
+    void *obj = (void *)(s->base + (uintptr_t)idx * size);
+    if (GCH_LIKELY(c->work.depth > 0)) {
+        // Called by the trace hook of this thread's drain: the hook is
+        // set (hooks change only outside collections); just push.
+        if (GCH_UNLIKELY(!gch_gcwork_push(&c->work, obj, size)))
+            AO_store(&gch_gc.mark_overflow, 1);
+        return true;
+    }
+    gc_trace_fn trace = (gc_trace_fn)AO_load_acquire(&gch_gc.trace_fn);
+    if (trace == NULL)
+        return true;
+    return mark_drain(c, obj, size, trace);
+}
+
+// gc_mark outside a mark phase: begins one, then marks.
+static GCH_NOINLINE bool mark_begin_then_mark(const void *ptr)
+{
+    gch_begin_mark();
+    return gc_mark(ptr);
+}
+
+// A newly marked object on a thread that has no cache yet.
+static GCH_NOINLINE bool mark_grey_no_cache(struct mspan *s, uint32_t idx)
+{
+    struct mcache *c = gch_mcache_get();
+    if (c == NULL) {
+        // No memory for a marker's state: the object is marked; have it
+        // traced by the overflow rescan of whoever drains next.
+        gch_atomic_add(&gch_gc.marked_bytes, s->elemsize);
+        AO_store(&gch_gc.mark_overflow, 1);
+        return true;
+    }
+    return mark_grey(c, s, idx);
+}
+
+// gc_mark's fast path makes no call: every slow case (phase start, first
+// cache, the outermost drain, a full stack) is a tail call or out of line,
+// so the early returns save no register. Measured (x86-64, gcc -O2,
+// callgrind): NULL costs 9 instructions; a newly marked object inside a
+// drain about 90, of which 13 are the CAS loop (about 7 under gc_collect)
+// and 11 the push.
 bool gc_mark(const void *ptr)
 {
     if (GCH_UNLIKELY(AO_load_acquire(&gch_gc.phase) != GCH_PHASE_MARK))
-        gch_begin_mark();
+        return mark_begin_then_mark(ptr);
     uintptr_t p = (uintptr_t)ptr;
-    struct mspan *s = gch_span_of(p);
-    if (s == NULL || s->state != MSPAN_IN_USE || p < s->base || p >= s->limit)
+    // Outside [first page, 2^48): no heap address. One comparison takes
+    // NULL, the commonest value a trace hook passes (every leaf's
+    // children), and the values gch_arena_of would refuse.
+    if (p - GCH_PAGE_SIZE >= ((uintptr_t)1 << GCH_ADDR_BITS) - GCH_PAGE_SIZE)
         return false;
+    // The span cache ([W2]) answers for a neighbour of the last object
+    // marked; else the span map, and a valid span fills the cache.
+    struct mcache *mc = gch_tls_owner;
+    struct mspan *s;
+    if (mc != NULL && p - mc->work.span_base < mc->work.span_bytes) {
+        s = mc->work.span;
+        GCH_ASSERT2(s->state == MSPAN_IN_USE && p >= s->base && p < s->limit);
+    } else {
+        s = gch_span_of(p);
+        if (s == NULL || s->state != MSPAN_IN_USE || p < s->base || p >= s->limit)
+            return false;
+        if (mc != NULL && mc->work.depth > 0) {
+            mc->work.span = s;
+            mc->work.span_base = s->base;
+            mc->work.span_bytes = s->limit - s->base;
+        }
+    }
     uint32_t idx = gch_span_obj_index(s, p);
     if (idx >= s->nelems)
         return false;
@@ -161,24 +283,9 @@ bool gc_mark(const void *ptr)
     } else if (!gch_mark_slot(s, idx)) {
         return false;
     }
-
-    if (c == NULL && (c = gch_mcache_get()) == NULL) {
-        // No memory for a marker's state: the object is marked; have it
-        // traced by the overflow rescan of whoever drains next.
-        gch_atomic_add(&gch_gc.marked_bytes, s->elemsize);
-        AO_store(&gch_gc.mark_overflow, 1);
-        return true;
-    }
-    c->work.marked_bytes += s->elemsize;
-    gc_trace_fn trace = (gc_trace_fn)AO_load_acquire(&gch_gc.trace_fn);
-    if (trace != NULL && !gch_spanclass_noscan(s->spanclass)) {
-        void *obj = (void *)(s->base + (uintptr_t)idx * s->elemsize);
-        if (!gch_gcwork_push(&c->work, obj, s->elemsize))
-            AO_store(&gch_gc.mark_overflow, 1);
-        if (c->work.depth == 0)
-            mark_drain(c, trace);
-    }
-    return true;
+    if (GCH_UNLIKELY(c == NULL))
+        return mark_grey_no_cache(s, idx);
+    return mark_grey(c, s, idx);
 }
 
 void gc_mark_range(const void *lo, const void *hi)

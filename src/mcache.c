@@ -278,11 +278,16 @@ void gch_mcache_inflight(uint64_t *bytes, uint64_t *objects, uint64_t *tiny,
 
 size_t gch_gcwork_limit = SIZE_MAX;
 
-bool gch_gcwork_push(struct gcwork *w, void *obj, size_t size)
+void gch_gcwork_reset_room(struct gcwork *w)
 {
-    if (GCH_UNLIKELY(w->len >= w->cap || w->len >= gch_gcwork_limit)) {
-        if (w->len >= gch_gcwork_limit)
-            return false;
+    w->room = w->cap < gch_gcwork_limit ? w->cap : gch_gcwork_limit;
+}
+
+GCH_NOINLINE bool gch_gcwork_push_slow(struct gcwork *w, void *obj, size_t size)
+{
+    if (w->len >= gch_gcwork_limit)
+        return false;
+    if (w->len >= w->cap) {
         size_t cap = w->cap ? w->cap * 2 : GCWORK_INITIAL;
         struct gcwork_entry *stack = gch_os_alloc(cap * sizeof *stack);
         if (stack == NULL)
@@ -294,6 +299,7 @@ bool gch_gcwork_push(struct gcwork *w, void *obj, size_t size)
         w->stack = stack;
         w->cap = cap;
     }
+    gch_gcwork_reset_room(w);
     w->stack[w->len].obj = obj;
     w->stack[w->len].size = size;
     w->len++;
