@@ -21,9 +21,6 @@
 
 #include "../gcheap.h"
 #include "atomic.h"
-#include "os.h"
-#include "pagealloc.h"
-#include "sizeclasses.h"
 
 #include <assert.h>
 #include <pthread.h>
@@ -31,6 +28,16 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+// Everything declared from here on is internal: hidden, so that code in the
+// shared library reaches gcheap's own globals and functions directly, not
+// through the GOT and PLT (-fvisibility=hidden covers only definitions).
+// After the system headers, whose declarations must keep their visibility.
+#pragma GCC visibility push(hidden)
+
+#include "os.h"
+#include "pagealloc.h"
+#include "sizeclasses.h"
 
 // ------------------------------------------------------------ configuration
 // GCH_DEBUG: 0 release; 1 cheap asserts; 2 internal asserts; 3 O(n) checks
@@ -207,7 +214,8 @@ enum mspan_state {
 //        marked; the marks of the slots still free are withdrawn when the
 //        span leaves the cache.
 //   [S5] divmul: (off * divmul) >> 32 == off / elemsize for every
-//        off in [0, npages * GCH_PAGE_SIZE] (the generator proves it)
+//        off in [0, npages * GCH_PAGE_SIZE] (the generator proves it);
+//        0 for large spans, whose one object is index 0
 //   [S6] sweepgen is one of h-2, h-1, h, h+1, h+3 (h = mheap's sweepgen)
 //   [S7] every page of an in-use span maps to it in its arena's span map
 //   [S8] large spans: spanclass >> 1 == 0, nelems == 1,
@@ -265,10 +273,9 @@ static inline uint32_t gch_bitmap_words(uint32_t nelems)
 }
 
 // Index of the object holding address p in s (p in [base, limit)).
+// Large spans have divmul 0, which gives index 0 without a test.
 static inline uint32_t gch_span_obj_index(const struct mspan *s, uintptr_t p)
 {
-    if (s->divmul == 0)
-        return 0;
     return (uint32_t)(((uint64_t)(p - s->base) * s->divmul) >> 32);
 }
 
@@ -686,5 +693,7 @@ bool gch_collect_for_limit(void);
 // message into why and returns false. Caller ensures no other thread
 // allocates (STW).
 bool gch_heap_verify(char *why, size_t whylen);
+
+#pragma GCC visibility pop
 
 #endif

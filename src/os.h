@@ -11,6 +11,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+// Internal declarations: hidden (see internal.h).
+#pragma GCC visibility push(hidden)
+
 // Reserves size bytes of address space aligned to align (a power of two,
 // >= the OS page), inaccessible (PROT_NONE) and not counted as memory.
 // Returns NULL if the address space cannot be had.
@@ -43,5 +46,7 @@ size_t gch_os_page_size(void);
 // 0 turns it off. gch_os_calls counts those calls since start.
 void gch_os_fail_nth(unsigned long n);
 unsigned long gch_os_calls(void);
+
+#pragma GCC visibility pop
 
 #endif

@@ -16,6 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// Internal declarations: hidden (see internal.h).
+#pragma GCC visibility push(hidden)
+
 // A chunk is the unit of growth and of the bitmap: 512 pages = 4 MiB (Go's
 // pallocChunkPages, pallocChunkBytes). 512 pages make the bitmap eight
 // 64-bit words and a chunk's free run fit the 9-bit leaf summary.
@@ -210,5 +213,7 @@ size_t gch_pagecache_pages(const struct page_cache *c);
 // mismatch into why (whylen bytes, NUL-terminated) and returns false.
 bool gch_pagecache_verify(const struct page_cache *c, const struct page_alloc *p, char *why,
                           size_t whylen);
+
+#pragma GCC visibility pop
 
 #endif
