@@ -37,10 +37,11 @@
  * Outside collections, any number of threads may allocate concurrently
  * without registering. gcheap does not stop threads itself: an automatic
  * collection runs on the thread whose gc_alloc triggered it while the others
- * go on, so a host with several allocating threads turns it off
- * (gc_set_gogc(-1)) and calls gc_collect at its own safepoints, with the
- * other threads parked (bench/alloc_throughput.c does so, using next_gc
- * from gc_get_stats to decide when).
+ * go on. So a host with several allocating threads keeps gc_alloc from
+ * collecting by setting its roots hook only while it collects, polls
+ * gc_collect_due at its safepoints, and when it says so parks the other
+ * threads and calls gc_collect (bench/alloc_throughput.c does exactly
+ * this).
  *
  * Hooks: with a trace hook (gc_set_trace), gc_mark traces for the host: each
  * newly marked object of a pointer-bearing ("scan") allocation is pushed on
@@ -228,6 +229,15 @@ GCHEAP_API void gc_collect(void);
  * percent < 0 turns automatic collection off. Returns the previous value
  * (-1 for off). Default 100, or GCHEAP_GOGC. Threads: any. */
 GCHEAP_API int gc_set_gogc(int percent);
+
+/* gc_collect_due returns true when the heap has grown past the collection
+ * goal (next_gc, see gc_set_gogc), by the measure gc_alloc's automatic
+ * collection uses: bytes allocated plus the free space of the spans the
+ * threads' caches hold. It does not need a roots hook, so a host that
+ * collects at its own safepoints gets gcheap's pacing from it; always
+ * false when GOGC is off. Threads: any, any time; two atomic loads, no
+ * lock. Never fails. */
+GCHEAP_API bool gc_collect_due(void);
 
 /* gc_set_limit caps the memory the heap commits (heap_sys), as Go's
  * SetMemoryLimit does, but as a hard limit: when an allocation would need

@@ -26,8 +26,8 @@
 // A gc_alloc that collects by itself (roots hook set) cannot guarantee that,
 // since the other threads may be inside gc_alloc at that moment. So this
 // host does what a multi-threaded VM does: safepoints. Threads poll a flag
-// between allocations; every 256 KiB of its own allocation a thread reads
-// gcheap's pacing (gc_get_stats: heap_alloc against next_gc, which gcheap
+// between allocations; every 256 KiB of its own allocation a thread asks
+// gcheap's pacer (gc_collect_due: the heap against next_gc, which gcheap
 // computes from the last cycle's live heap and GOGC), and when the goal is
 // passed it stops the others at their next poll, installs the roots hook
 // (every thread's ring), runs gc_collect and restarts them. The same
@@ -154,9 +154,7 @@ static void sp_maybe_collect(void)
 {
     if (sp_auto)
         return;
-    gc_stats st;
-    gc_get_stats(&st);
-    if (st.heap_alloc < st.next_gc)
+    if (!gc_collect_due())
         return;
     pthread_mutex_lock(&sp_lock);
     if (sp_stop) { // another thread got there first

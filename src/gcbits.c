@@ -41,7 +41,7 @@ struct gcbits_arena {
 static struct {
     pthread_mutex_t lock;
     struct gcbits_arena *free, *next, *current, *previous; // protected by lock
-} gcbits = {.lock = PTHREAD_MUTEX_INITIALIZER};
+} gcbits = {.lock = GCH_MUTEX_INITIALIZER};
 
 static struct gcbits_arena *gcbits_new_arena(void)
 {

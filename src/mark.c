@@ -472,13 +472,26 @@ bool gch_collect_for_limit(void)
     return true;
 }
 
+// Would allocating extra more bytes pass the goal? (next_gc is UINT64_MAX
+// when GOGC is off.)
+static inline bool mark_goal_passed(uint64_t extra)
+{
+    return AO_load(&gch_stats.heap_live) + extra > AO_load(&gch_gc.next_gc);
+}
+
+bool gc_collect_due(void)
+{
+    gch_init();
+    return mark_goal_passed(0);
+}
+
 void gch_maybe_collect(uint64_t extra)
 {
     if (AO_load(&gch_gc.roots_fn) == 0 || (long)AO_load(&gch_gc.gogc) < 0)
         return;
     if (AO_load(&gch_gc.phase) != GCH_PHASE_MUTATE)
         return;
-    if (AO_load(&gch_stats.heap_live) + extra <= AO_load(&gch_gc.next_gc))
+    if (!mark_goal_passed(extra))
         return;
     gc_collect();
 }

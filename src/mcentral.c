@@ -30,10 +30,14 @@ struct mcentral gch_central[GCH_NUM_SPAN_CLASSES];
 
 void gch_mcentral_init(void)
 {
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, GCH_MUTEX_TYPE);
     for (int i = 0; i < GCH_NUM_SPAN_CLASSES; i++) {
-        pthread_mutex_init(&gch_central[i].lock, NULL);
+        pthread_mutex_init(&gch_central[i].lock, &attr);
         gch_central[i].spanclass = (uint8_t)i;
     }
+    pthread_mutexattr_destroy(&attr);
 }
 
 static inline unsigned swept_index(uint32_t sg)

@@ -32,7 +32,7 @@
 #include <errno.h>
 #include <string.h>
 
-struct mheap gch_mheap = {.lock = PTHREAD_MUTEX_INITIALIZER, .limit = (AO_t)SIZE_MAX};
+struct mheap gch_mheap = {.lock = GCH_MUTEX_INITIALIZER, .limit = (AO_t)SIZE_MAX};
 
 // Span structs come from off-heap slabs and are never unmapped, so a stale
 // span pointer read from the map is always safe to dereference.

@@ -1061,6 +1061,36 @@ Test(collect, gogc_off_disables_automatic_collection)
     free(small);
 }
 
+// gc_collect_due: gcheap's pacing for a host that collects at safepoints
+// (no roots hook while it allocates, so gc_alloc never collects itself).
+Test(collect, gc_collect_due_follows_the_goal_without_a_roots_hook)
+{
+    unsetenv("GCHEAP_GOGC");
+    CHECK(!gc_collect_due(), "a new heap is not due (next_gc is 4 MiB)");
+    int n = 0;
+    while (!gc_collect_due() && n < 1000) {
+        CHECK(gc_alloc(64 << 10, false) != NULL, "gc_alloc(64 KiB) number %d", n);
+        n++;
+    }
+    CHECK(gc_collect_due(), "due after %d x 64 KiB", n);
+    gc_stats s = get_stats();
+    CHECK_EQ(s.num_gc, 0, "no collection without a roots hook");
+    CHECK_CMP((uint64_t)n * (64 << 10), >=, (uint64_t)3 << 20,
+              "not due before about next_gc (4 MiB) was allocated: %d x 64 KiB", n);
+    CHECK_CMP((uint64_t)n * (64 << 10), <=, (uint64_t)5 << 20,
+              "due soon after next_gc (4 MiB) was allocated: %d x 64 KiB", n);
+    gc_set_roots(no_roots, NULL);
+    gc_collect();
+    gc_set_roots(NULL, NULL);
+    CHECK(!gc_collect_due(), "not due right after a collection freed everything");
+    gc_set_gogc(-1);
+    for (int i = 0; i < 200; i++)
+        gc_alloc(64 << 10, false);
+    CHECK(!gc_collect_due(), "never due with GOGC off");
+    gc_set_gogc(100);
+    CHECK(gc_collect_due(), "due again once GOGC is back on (12.5 MiB allocated)");
+}
+
 static void *pace_live[8];
 
 static void pace_roots(void *ctx)
