@@ -120,26 +120,44 @@ static void mark_rescan_span(struct mspan *s, void *ctx)
 #define MARK_PREFETCH 16
 #define MARK_NEAR     4096
 
-// Pushes obj, then pops and traces until the thread's stack and ring are
-// empty and no overflow is pending; returns true (gc_mark's answer). The
-// trace hook runs with the thread flagged in_hook and its allocation view
-// emptied, so a gc_alloc from the hook reaches the slow path and is
-// reported there. The stack and the ring are empty whenever the loop
-// looks at the overflow flag: a rescan runs only when no entry waits.
-static GCH_NOINLINE bool mark_drain(struct mcache *c, void *obj, size_t size, gc_trace_fn trace)
+// A drain's frame: the thread's allocation view and hook flag, restored
+// when it ends.
+struct mark_frame {
+    struct mcache *view;
+    bool was_in_hook;
+};
+
+// Enters a drain: the trace hook then runs with the thread flagged in_hook
+// and its allocation view emptied, so a gc_alloc from the hook reaches the
+// slow path and is reported there; gc_mark on this thread only pushes.
+static struct mark_frame mark_drain_enter(struct mcache *c)
 {
     struct gcwork *w = &c->work;
     GCH_ASSERT1(w->depth == 0 && w->len == 0);
-    void *ctx = (void *)AO_load(&gch_gc.trace_ctx);
-    struct mcache *view = gch_tls_mcache;
-    bool was_in_hook = c->in_hook;
+    struct mark_frame f = {gch_tls_mcache, c->in_hook};
     gch_tls_mcache = &gch_empty_mcache;
     c->in_hook = true;
     w->depth++;
     w->span_bytes = 0;
     gch_gcwork_reset_room(w);
-    if (!gch_gcwork_push(w, obj, size))
-        AO_store(&gch_gc.mark_overflow, 1);
+    return f;
+}
+
+static void mark_drain_leave(struct mcache *c, struct mark_frame f)
+{
+    c->work.depth--;
+    c->work.span_bytes = 0;
+    c->in_hook = f.was_in_hook;
+    gch_tls_mcache = f.view;
+}
+
+// Pops and traces until the thread's stack and ring are empty and no
+// overflow is pending. The stack and the ring are empty whenever the loop
+// looks at the overflow flag: a rescan runs only when no entry waits.
+static void mark_drain_run(struct mcache *c, gc_trace_fn trace)
+{
+    struct gcwork *w = &c->work;
+    void *ctx = (void *)AO_load(&gch_gc.trace_ctx);
     // ring: a FIFO of the n far entries parked, the oldest at slot i - n.
     struct gcwork_entry ring[MARK_PREFETCH];
     unsigned i = 0, n = 0;
@@ -175,10 +193,16 @@ static GCH_NOINLINE bool mark_drain(struct mcache *c, void *obj, size_t size, gc
         last = (uintptr_t)e.obj;
         trace(e.obj, e.size, ctx);
     }
-    w->depth--;
-    w->span_bytes = 0;
-    c->in_hook = was_in_hook;
-    gch_tls_mcache = view;
+}
+
+// Pushes obj, then drains; returns true (gc_mark's answer).
+static GCH_NOINLINE bool mark_drain(struct mcache *c, void *obj, size_t size, gc_trace_fn trace)
+{
+    struct mark_frame f = mark_drain_enter(c);
+    if (!gch_gcwork_push(&c->work, obj, size))
+        AO_store(&gch_gc.mark_overflow, 1);
+    mark_drain_run(c, trace);
+    mark_drain_leave(c, f);
     return true;
 }
 
@@ -432,14 +456,26 @@ void gc_collect(void)
     uint64_t inuse_peak = AO_load(&gch_stats.heap_inuse); // the heap at its fullest
     gch_begin_mark();
 
-    struct mcache *view = gch_tls_mcache;
-    gch_tls_mcache = &gch_empty_mcache;
-    c->in_hook = true;
     AO_store(&gch_gc.mark_exclusive, (AO_t)c);
-    roots((void *)AO_load(&gch_gc.roots_ctx));
+    gc_trace_fn trace = (gc_trace_fn)AO_load_acquire(&gch_gc.trace_fn);
+    if (trace != NULL) {
+        // The roots hook runs inside one drain: its gc_mark calls push,
+        // and the drain then traces every root's graph in one go, with
+        // the prefetch ring working across roots (they are rarely near
+        // each other) instead of a drain entered and left per root.
+        struct mark_frame f = mark_drain_enter(c);
+        roots((void *)AO_load(&gch_gc.roots_ctx));
+        mark_drain_run(c, trace);
+        mark_drain_leave(c, f);
+    } else {
+        struct mcache *view = gch_tls_mcache;
+        gch_tls_mcache = &gch_empty_mcache;
+        c->in_hook = true;
+        roots((void *)AO_load(&gch_gc.roots_ctx));
+        c->in_hook = false;
+        gch_tls_mcache = view;
+    }
     AO_store(&gch_gc.mark_exclusive, 0);
-    c->in_hook = false;
-    gch_tls_mcache = view;
 
     pthread_mutex_lock(&gch_gc.lock);
     uint64_t t1 = gch_nanotime();
