@@ -115,12 +115,16 @@ static inline bool gch_spanclass_noscan(uint8_t spc)
 // Free slots are made inaccessible to the checkers and objects accessible
 // when handed out, so a host that uses an object after it was swept is
 // reported by ASan or memcheck. Everything compiles away in other builds.
+// The checkers' headers declare their runtimes' functions: default
+// visibility, not this header's hidden.
+#pragma GCC visibility push(default)
 #if GCH_ASAN
 #include <sanitizer/asan_interface.h>
 #endif
 #if GCH_VALGRIND
 #include <valgrind/memcheck.h>
 #endif
+#pragma GCC visibility pop
 
 // [p, p + n) became an object (zeroed by the caller afterwards).
 static inline void gch_check_alloc(uintptr_t p, size_t n)
