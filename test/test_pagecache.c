@@ -263,14 +263,7 @@ Test(pagecache, a_fully_scavenged_chunk)
 
 // ------------------------------------------------------------- randomized
 
-static uint64_t rng_state;
-static uint64_t rng(void) // splitmix64
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111eb;
-    return z ^ (z >> 31);
-}
+static uint64_t rng_state; // rng_next (util.h)
 
 // The model: per page, handed out or not, and scavenged or not.
 enum { R_CHUNKS = 3, R_PAGES = R_CHUNKS * CHUNK_PAGES };
@@ -297,9 +290,11 @@ Test(pagecache, random_vs_model)
     } live[R_PAGES];
     size_t nlive = 0, used = 0, nalloc = 0, nfail = 0;
     for (size_t op = 0; op < 20000; op++) {
-        size_t r = rng() % 100;
+        size_t r = rng_next(&rng_state) % 100;
         if (r < 50 || nlive == 0) {
-            size_t n = r < 30 ? 1 : r < 45 ? 1 + rng() % 15 : 1 + rng() % 40;
+            size_t n = r < 30   ? 1
+                       : r < 45 ? 1 + rng_next(&rng_state) % 15
+                                : 1 + rng_next(&rng_state) % 40;
             uintptr_t a = gch_pagecache_alloc(&c, &p, n);
             size_t scav = gch_pagealloc_take_scavenged(&p);
             if (a == 0) {
@@ -325,7 +320,7 @@ Test(pagecache, random_vs_model)
             live[nlive].first = first, live[nlive++].n = n;
             used += n, nalloc++;
         } else if (r < 90) {
-            size_t k = rng() % nlive;
+            size_t k = rng_next(&rng_state) % nlive;
             gch_pagealloc_free(&p, BASE + live[k].first * PAGE, live[k].n);
             for (size_t i = live[k].first; i < live[k].first + live[k].n; i++)
                 r_used[i] = false;
@@ -335,7 +330,7 @@ Test(pagecache, random_vs_model)
             gch_pagecache_flush(&c, &p);
             CHECK_EQ(gch_pagealloc_free_pages(&p), R_PAGES - used, "op %zu: free after flush", op);
         } else {
-            gch_pagealloc_scavenge(&p, rng() % 200, r_release);
+            gch_pagealloc_scavenge(&p, rng_next(&rng_state) % 200, r_release);
         }
         CHECK_EQ(gch_pagealloc_free_pages(&p) + gch_pagecache_pages(&c), R_PAGES - used,
                  "op %zu: free pages plus cached pages", op);
