@@ -477,27 +477,8 @@ static void fault_child(void)
 
 Test(pagecache, every_os_failure_point_leaves_the_heap_consistent, .timeout = 600)
 {
-    fault_counting = true;
-    fault_n = 0;
-    struct child_result r;
-    run_child(fault_child, &r);
-    unsigned long calls = 0;
-    cr_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0 &&
-                  sscanf(r.err, "calls %lu", &calls) == 1,
-              "the clean workload failed: status %#x, stderr \"%s\"", r.status, r.err);
-    cr_assert_gt(calls, 5, "fallible OS calls of the workload: %lu", calls);
-    fault_counting = false;
-    unsigned long with_null = 0;
-    for (fault_n = 1; fault_n <= calls; fault_n++) {
-        run_child(fault_child, &r);
-        size_t nulls = 0;
-        bool ok = WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0 &&
-                  sscanf(r.err, "nulls %zu", &nulls) == 1;
-        CHECK(ok, "fault point %lu of %lu: expected a clean run, got %s %d; stderr \"%s\"", fault_n,
-              calls, WIFSIGNALED(r.status) ? "signal" : "exit status",
-              WIFSIGNALED(r.status) ? WTERMSIG(r.status) : WEXITSTATUS(r.status), r.err);
-        with_null += nulls > 0;
-    }
+    unsigned long with_null;
+    unsigned long calls = run_fault_points(fault_child, &fault_counting, &fault_n, 5, &with_null);
     cr_log_info("page cache fault injection: %lu fault points, %lu made a gc_alloc fail", calls,
                 with_null);
     CHECK_CMP(with_null, >, 0, "fault points that made some gc_alloc fail");

@@ -320,4 +320,39 @@ static inline void run_child(void (*fn)(void), struct child_result *r)
         ;
 }
 
+// Fault injection at every fallible OS call of a workload. child runs the
+// workload in a forked child (run_child) and reads *counting and *nth:
+// with *counting set it injects nothing and prints "calls N" (the fallible
+// OS calls it made); otherwise it fails call *nth (gch_os_fail_nth) and
+// prints "nulls N" (the gc_alloc calls that returned NULL). Every fault
+// point must end in a clean exit. Returns the number of fault points, and
+// in *with_null how many made some gc_alloc fail.
+static inline unsigned long run_fault_points(void (*child)(void), bool *counting,
+                                             unsigned long *nth, unsigned long min_calls,
+                                             unsigned long *with_null)
+{
+    struct child_result r;
+    *counting = true;
+    *nth = 0;
+    run_child(child, &r);
+    unsigned long calls = 0;
+    cr_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0 &&
+                  sscanf(r.err, "calls %lu", &calls) == 1,
+              "the clean workload failed: status %#x, stderr \"%s\"", r.status, r.err);
+    cr_assert_gt(calls, min_calls, "fallible OS calls of the workload: %lu", calls);
+    *counting = false;
+    *with_null = 0;
+    for (*nth = 1; *nth <= calls; (*nth)++) {
+        run_child(child, &r);
+        size_t nulls = 0;
+        bool ok = WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0 &&
+                  sscanf(r.err, "nulls %zu", &nulls) == 1;
+        CHECK(ok, "fault point %lu of %lu: expected a clean run, got %s %d; stderr \"%s\"", *nth,
+              calls, WIFSIGNALED(r.status) ? "signal" : "exit status",
+              WIFSIGNALED(r.status) ? WTERMSIG(r.status) : WEXITSTATUS(r.status), r.err);
+        *with_null += nulls > 0;
+    }
+    return calls;
+}
+
 #endif
