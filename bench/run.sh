@@ -231,7 +231,7 @@ fi
 # ---------------------------------------------------------------- micro
 
 note "micro-benchmarks"
-FAST_PER="-" FAST_SELF="-"
+FAST_PER="-" FAST_SELF="-" FAST_INCL="-"
 if command -v valgrind >/dev/null; then
     for v in alloc base; do
         (cd "$BUILD" && valgrind --tool=callgrind --callgrind-out-file="$WORK/fp.$v" \
@@ -241,9 +241,15 @@ if command -v valgrind >/dev/null; then
     ir_b=$(awk '/^summary:/ { print $2 }' "$WORK/fp.base" 2>/dev/null || true)
     if [ -n "$ir_a" ] && [ -n "$ir_b" ]; then
         FAST_PER=$(awk -v a="$ir_a" -v b="$ir_b" -v n="$FAST_N" 'BEGIN { printf("%.1f", (a - b) / n) }')
-        # gc_alloc's own instructions (inlined fast path, no callees) per call.
+        # gc_alloc's instructions per call: with its callees (every slow
+        # path), and its own alone (the inlined fast path).
+        incl=$({ callgrind_annotate --inclusive=yes "$WORK/fp.alloc" 2>/dev/null || true; } |
+            awk '/:gc_alloc / { gsub(",", "", $1); print $1; exit }')
         self=$({ callgrind_annotate "$WORK/fp.alloc" 2>/dev/null || true; } |
             awk '/:gc_alloc / { gsub(",", "", $1); print $1; exit }')
+        if [ -n "$incl" ]; then
+            FAST_INCL=$(awk -v s="$incl" -v n="$FAST_N" 'BEGIN { printf("%.1f", s / n) }')
+        fi
         if [ -n "$self" ]; then
             FAST_SELF=$(awk -v s="$self" -v n="$FAST_N" 'BEGIN { printf("%.1f", s / n) }')
         fi
@@ -357,8 +363,9 @@ REPORT=$RESULTS/results.md
     mkt=$(mget mark_tree_mops "$mk")
     echo "| figure | value | goal | |"
     echo "|---|---|---|---|"
-    echo "| gc_alloc(16, true), instructions per call, all paths amortised ((Ir(loop) − Ir(empty loop)) / $FAST_N) | $FAST_PER | ≤ 20 | $(verdict "$FAST_PER" "<=" 20) |"
+    echo "| gc_alloc(16, true), instructions executed by gc_alloc per call, every slow path amortised (Ir of gc_alloc with its callees / $FAST_N) | $FAST_INCL | ≤ 20 | $(verdict "$FAST_INCL" "<=" 20) |"
     echo "| … of which in gc_alloc itself (the inlined fast path) | $FAST_SELF | | |"
+    echo "| … plus the caller's argument setup and call: (Ir(loop) − Ir(empty loop)) / $FAST_N | $FAST_PER | | |"
     echo "| gc_sweep return, heap $(mline sweep_heap "$sw" | cut -d, -f1), one object marked | $(mline sweep_return_dead_us "$sw") | ≤ 50 µs | $(verdict "${ret:--}" "<=" 50) |"
     echo "| gc_sweep return, same heap, every object marked | $(mline sweep_return_live_us "$sw") | ≤ 50 µs | |"
     echo "| full sweep, garbage heap (gc_mark(NULL) after gc_sweep: finishes the sweep) | $(mline sweep_full_dead_gbps "$sw") | ≥ 10 GB/s | $(verdict "${swd:--}" ">=" 10) |"

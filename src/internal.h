@@ -372,6 +372,24 @@ void gch_span_reset_window(struct mspan *s);
 // the owner allocates (the answer is then a moment's snapshot).
 uint32_t gch_span_count_free(struct mspan *s);
 
+// The index of the lowest set bit of x, which must not be 0. On x86-64 one
+// TZCNT, written out because gcc's generic tuning puts a dependency-
+// breaking XOR before every TZCNT it emits (for old Intel cores, which
+// made TZCNT wait on its output register): one instruction of the fast
+// path. A CPU without BMI1 runs the same bytes as BSF, which gives the
+// same answer for x != 0.
+static inline unsigned gch_ctz64(uint64_t x)
+{
+    GCH_ASSERT2(x != 0);
+#if defined(__x86_64__) && defined(__GNUC__)
+    uint64_t r;
+    __asm__("tzcntq %1, %0" : "=r"(r) : "rm"(x) : "cc");
+    return (unsigned)r;
+#else
+    return (unsigned)__builtin_ctzll(x);
+#endif
+}
+
 // Hands out the lowest free slot of s's window, which must not be empty
 // (Go's nextFreeFast): ctz, clear the bit, one store. The window's free
 // slots were zeroed when it was loaded (gch_span_zero_window).
@@ -379,7 +397,7 @@ static inline uintptr_t gch_span_take(struct mspan *s)
 {
     AO_t cache = s->alloc_cache;
     GCH_ASSERT2(cache != 0);
-    unsigned bit = (unsigned)__builtin_ctzll(cache);
+    unsigned bit = gch_ctz64(cache);
     AO_store(&s->alloc_cache, cache & ~((AO_t)1 << bit));
     // bit * elemsize < 64 * 32 KiB: a 32-bit multiply, whose result x86-64
     // zero-extends for free.
@@ -566,17 +584,23 @@ static inline bool gch_gcwork_push(struct gcwork *w, void *obj, size_t size)
 //        fast path indexes by size class with no shift.
 //   [C2] tiny == 0 or tiny is the base of a 16-byte block of class 2
 //        noscan allocated to this mcache; tiny_offset <= 16
+//   [C3] small[ns][i] == alloc[gch_mcache_slot(gch_spanclass(c, ns))] for
+//        the class c of sizes 8i+1 .. 8i+8 (gch_size_to_class8[i + 1]):
+//        the fast path goes from size to span with one load, without the
+//        class table (mimalloc's pages_free_direct). mcache_set keeps it.
+#define GCH_DIRECT_SIZES (GCH_SMALL_SIZE_MAX / GCH_SMALL_SIZE_DIV)
 struct mcache {
-    AO_t alloc[GCH_NUM_SPAN_CLASSES]; // struct mspan *; owner writes with
-                                      // AO_store, gc_get_stats reads atomically
-    uintptr_t tiny;                   // owner
-    uintptr_t tiny_offset;            // owner
-    AO_t tiny_allocs;                 // allocations inside an existing block; owner
-                                      // stores, gc_get_stats loads
-    struct gcwork work;               // owner
-    bool in_hook;                     // owner: inside a trace/roots hook
-    bool is_empty;                    // the shared placeholder, never a real cache
-    struct mcache *next, *prev;       // list of live caches; protected by gch_gc.lock
+    struct mspan *small[2][GCH_DIRECT_SIZES]; // [C3]; [0] scan, [1] noscan; owner
+    AO_t alloc[GCH_NUM_SPAN_CLASSES];         // struct mspan *; owner writes with
+                                              // AO_store, gc_get_stats reads atomically
+    uintptr_t tiny;                           // owner
+    uintptr_t tiny_offset;                    // owner
+    AO_t tiny_allocs;                         // allocations inside an existing block; owner
+                                              // stores, gc_get_stats loads
+    struct gcwork work;                       // owner
+    bool in_hook;                             // owner: inside a trace/roots hook
+    bool is_empty;                            // the shared placeholder, never a real cache
+    struct mcache *next, *prev;               // list of live caches; protected by gch_gc.lock
 };
 
 static inline unsigned gch_mcache_slot(uint8_t spc)
@@ -592,8 +616,14 @@ extern struct mcache gch_empty_mcache;
 // The allocation view of the current thread: &gch_empty_mcache until the
 // thread's first slow-path allocation, and while it runs a hook (so that
 // gc_alloc from a hook reaches the slow path, which reports it).
-// initial-exec: one %fs-relative load even in the shared library.
+// In code for an executable (-fPIE: libgcheap.a) local-exec, one load at a
+// fixed %fs offset; in the shared library initial-exec, the offset loaded
+// first, never a call to __tls_get_addr.
+#if defined(__PIE__)
+#define GCH_TLS_MODEL __attribute__((tls_model("local-exec")))
+#else
 #define GCH_TLS_MODEL __attribute__((tls_model("initial-exec")))
+#endif
 extern _Thread_local struct mcache *gch_tls_mcache GCH_TLS_MODEL;
 // The thread's real cache (NULL until made).
 extern _Thread_local struct mcache *gch_tls_owner GCH_TLS_MODEL;
@@ -606,6 +636,9 @@ struct mcache *gch_mcache_get(void);
 // Small-object slow path for cache slot slot (gch_mcache_slot): moves the
 // window on or refills the slot, and returns an object, or 0.
 uintptr_t gch_mcache_alloc_slow(struct mcache *c, unsigned slot);
+// The same for the fast path's miss on size (1 .. GCH_SMALL_SIZE_MAX) with
+// s = small[!has_ptrs][(size - 1) / 8] of the thread's allocation view.
+uintptr_t gch_mcache_alloc_small_slow(size_t size, bool has_ptrs, struct mspan *s);
 // Returns every cached span to its mcentral and drops the tiny block.
 // Applies allocate-black for the current mark phase first. Owner or STW.
 void gch_mcache_release_all(struct mcache *c);

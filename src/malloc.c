@@ -186,14 +186,24 @@ void gch_init(void)
 
 static GCH_NOINLINE void *malloc_medium(size_t size, bool has_ptrs);
 
-// The small-object fast path, for sizes in [1, GCH_SMALL_SIZE_MAX - 8] (one
-// table lookup; larger small sizes take malloc_medium): the cached span of
-// the class hands out the lowest free slot of its window (gch_span_take).
-// On a hit, gc_alloc(16, true) runs 21 x86-64 instructions from entry to
-// return with gcc -O2 (-fPIC): TLS load 2, size check 3, class lookup 3,
-// has_ptrs 2, span and window 4, ctz 2, clear and store 2, address 2,
-// return 1. bench/results has the figure with the slow paths amortised.
-static inline void *malloc_small(struct mcache *c, size_t slot)
+// The small-object fast path, for sizes in [1, GCH_SMALL_SIZE_MAX]: the
+// thread's cache maps (size - 1) / 8 straight to the span of the size's
+// class ([C3]), whose window hands out its lowest free slot
+// (gch_span_take). On a hit, gc_alloc(16, true) runs 18 x86-64
+// instructions from entry to return with gcc -O2 in libgcheap.a (-fPIE):
+// TLS load 1, size check 3, index 1, has_ptrs 2, span and window 4, ctz 2,
+// clear and store 2, address 2, return 1 (-fPIC, libgcheap.so: one more,
+// the TLS offset load). bench/results has the figure with the slow paths
+// amortised.
+static inline void *malloc_small(struct mspan *s, size_t size, bool has_ptrs)
+{
+    if (GCH_LIKELY(s->alloc_cache != 0))
+        return (void *)gch_span_take(s);
+    return (void *)gch_mcache_alloc_small_slow(size, has_ptrs, s);
+}
+
+// The same for a class the fast path's map does not cover, by cache slot.
+static inline void *malloc_slot(struct mcache *c, size_t slot)
 {
     struct mspan *s = (struct mspan *)c->alloc[slot];
     if (GCH_LIKELY(s->alloc_cache != 0))
@@ -207,7 +217,8 @@ static GCH_NOINLINE void *malloc_tiny_slow(struct mcache *c, size_t size)
 {
     // A 16-byte pointer-free object is exactly a block of the tiny span
     // class, zeroed like any other.
-    uintptr_t p = (uintptr_t)malloc_small(c, gch_mcache_slot(GCH_TINY_SPAN_CLASS));
+    uintptr_t p = (uintptr_t)malloc_small(c->small[1][(GCH_TINY_SIZE - 1) / GCH_SMALL_SIZE_DIV],
+                                          GCH_TINY_SIZE, false);
     if (p == 0)
         return NULL;
     c = gch_tls_owner; // the slow path may have made the thread's cache
@@ -271,14 +282,13 @@ void *gc_alloc(size_t size, bool has_ptrs)
 {
     struct mcache *c = gch_tls_mcache;
     // One unsigned compare sends 0 (wrapping) and larger sizes away.
-    if (GCH_LIKELY(size - 1 < GCH_SMALL_SIZE_MAX - 8)) {
-        // (size + 7) / 8 without a second add: size - 1 is at hand.
-        size_t cls = gch_size_to_class8[(size - 1) / GCH_SMALL_SIZE_DIV + 1];
+    if (GCH_LIKELY(size - 1 < GCH_SMALL_SIZE_MAX)) {
+        size_t i = (size - 1) / GCH_SMALL_SIZE_DIV;
         if (has_ptrs)
-            return malloc_small(c, cls);
+            return malloc_small(c->small[0][i], size, true);
         if (size < GCH_TINY_SIZE)
             return malloc_tiny(c, size);
-        return malloc_small(c, GCH_NUM_SIZE_CLASSES + cls);
+        return malloc_small(c->small[1][i], size, false);
     }
     return malloc_medium(size, has_ptrs);
 }
@@ -294,7 +304,7 @@ static GCH_NOINLINE void *malloc_medium(size_t size, bool has_ptrs)
     if (size <= GCH_MAX_SMALL_SIZE) {
         unsigned cls = gch_size_to_class128[(size - GCH_SMALL_SIZE_MAX + GCH_LARGE_SIZE_DIV - 1) /
                                             GCH_LARGE_SIZE_DIV];
-        return malloc_small(gch_tls_mcache, gch_mcache_slot(gch_spanclass(cls, !has_ptrs)));
+        return malloc_slot(gch_tls_mcache, gch_mcache_slot(gch_spanclass(cls, !has_ptrs)));
     }
     return malloc_large(size, !has_ptrs);
 }

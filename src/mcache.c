@@ -34,6 +34,7 @@
 #include <string.h>
 
 struct mcache gch_empty_mcache = {
+    .small = {[0 ... 1] = {[0 ... GCH_DIRECT_SIZES - 1] = &gch_empty_span}},
     .alloc = {[0 ... GCH_NUM_SPAN_CLASSES - 1] = (AO_t)&gch_empty_span},
     .is_empty = true,
 };
@@ -47,6 +48,23 @@ static struct mcache *mcache_free_list; // protected by gch_gc.lock
 #define GCWORK_INITIAL 1024
 
 static void mcache_exit(void *arg);
+
+// Puts s (or &gch_empty_span) in cache slot slot, and in the fast path's
+// entries for the sizes of its class ([C3]).
+static void mcache_set(struct mcache *c, unsigned slot, struct mspan *s)
+{
+    AO_store(&c->alloc[slot], (AO_t)s);
+    bool noscan = slot >= GCH_NUM_SIZE_CLASSES; // gch_mcache_slot's layout
+    unsigned cls = noscan ? slot - GCH_NUM_SIZE_CLASSES : slot;
+    if (cls == 0 || gch_class_to_size[cls] > GCH_SMALL_SIZE_MAX)
+        return;
+    // Sizes gch_class_to_size[cls - 1] + 1 .. gch_class_to_size[cls], all
+    // multiples of 8, are entries (size - 1) / 8.
+    struct mspan **direct = c->small[noscan];
+    for (unsigned i = gch_class_to_size[cls - 1] / GCH_SMALL_SIZE_DIV;
+         i < gch_class_to_size[cls] / GCH_SMALL_SIZE_DIV; i++)
+        direct[i] = s;
+}
 
 void gch_mcache_init_key(void)
 {
@@ -74,8 +92,8 @@ struct mcache *gch_mcache_get(void)
         c->work.stack = gch_os_alloc(GCWORK_INITIAL * sizeof(struct gcwork_entry));
         c->work.cap = c->work.stack != NULL ? GCWORK_INITIAL : 0;
     }
-    for (int i = 0; i < GCH_NUM_SPAN_CLASSES; i++)
-        AO_store(&c->alloc[i], (AO_t)&gch_empty_span);
+    for (unsigned i = 0; i < GCH_NUM_SPAN_CLASSES; i++)
+        mcache_set(c, i, &gch_empty_span);
     c->tiny = 0;
     c->tiny_offset = 0;
     AO_store(&c->tiny_allocs, 0);
@@ -163,10 +181,10 @@ static void mcache_uncache(struct mspan *s)
 
 void gch_mcache_release_all(struct mcache *c)
 {
-    for (int i = 0; i < GCH_NUM_SPAN_CLASSES; i++) {
+    for (unsigned i = 0; i < GCH_NUM_SPAN_CLASSES; i++) {
         struct mspan *s = (struct mspan *)c->alloc[i];
         if (s != &gch_empty_span) {
-            AO_store(&c->alloc[i], (AO_t)&gch_empty_span);
+            mcache_set(c, i, &gch_empty_span);
             mcache_uncache(s);
         }
     }
@@ -183,7 +201,7 @@ static bool mcache_refill(struct mcache *c, unsigned slot)
     uint8_t spc = gch_mcache_slot_spanclass(slot);
     struct mspan *s = (struct mspan *)c->alloc[slot];
     if (s != &gch_empty_span) {
-        AO_store(&c->alloc[slot], (AO_t)&gch_empty_span);
+        mcache_set(c, slot, &gch_empty_span);
         mcache_uncache(s);
     }
     unsigned cls = gch_spanclass_sizeclass(spc);
@@ -202,7 +220,7 @@ static bool mcache_refill(struct mcache *c, unsigned slot)
         gch_throw("mcentral gave a full span %p (class %u, %u/%u)", (void *)s->base, spc,
                   s->alloc_count, s->nelems);
     mcache_load_window(s, fi, free);
-    AO_store(&c->alloc[slot], (AO_t)s);
+    mcache_set(c, slot, s);
     return true;
 }
 
@@ -221,21 +239,62 @@ static GCH_NOINLINE uintptr_t mcache_alloc_refill(struct mcache *c, unsigned slo
     return gch_span_take((struct mspan *)c->alloc[slot]);
 }
 
+// The common case of the slow path, once every 64 slots or fewer: the
+// window of the cached span s is used up and s has another one. Kept free
+// of calls so that the slow paths need no stack frame for it. Returns an
+// object, or 0 if s has no free slot left (or is the empty span).
+static GCH_NOINLINE uintptr_t mcache_load_window_take(struct mspan *s, uint32_t fi, uint64_t free)
+{
+    mcache_load_window(s, fi, free);
+    return gch_span_take(s);
+}
+
+static inline uintptr_t mcache_next_window(struct mspan *s)
+{
+    if (s == &gch_empty_span)
+        return 0;
+    uint64_t free;
+    uint32_t fi = gch_span_find_window(s, &free);
+    if (GCH_UNLIKELY(free == 0))
+        return 0;
+    // Windows to zero or to blacken take the call; the others are loaded
+    // with their first slot already taken.
+    if (GCH_UNLIKELY(s->needzero || AO_load(&gch_gc.phase) == GCH_PHASE_MARK))
+        return mcache_load_window_take(s, fi, free);
+    gch_span_set_window(s, fi, free & (free - 1));
+    uintptr_t p = s->window_base + (uint32_t)(gch_ctz64(free) * (uint32_t)s->elemsize);
+    gch_check_alloc(p, s->elemsize);
+    return p;
+}
+
 GCH_NOINLINE uintptr_t gch_mcache_alloc_slow(struct mcache *c, unsigned slot)
 {
-    // The common case, once every 64 slots or fewer: the window is used up
-    // and the span has another one. Kept free of calls so that it needs no
-    // stack frame.
-    struct mspan *s = (struct mspan *)c->alloc[slot];
-    if (s != &gch_empty_span) {
-        uint64_t free;
-        uint32_t fi = gch_span_find_window(s, &free);
-        if (GCH_LIKELY(free != 0)) {
-            mcache_load_window(s, fi, free);
-            return gch_span_take(s);
-        }
-    }
+    uintptr_t p = mcache_next_window((struct mspan *)c->alloc[slot]);
+    if (GCH_LIKELY(p != 0))
+        return p;
     return mcache_alloc_refill(c, slot);
+}
+
+// A cache slot that holds no span yet (or the empty view of a hook or a
+// new thread): from size, as the fast path's map has no class to give.
+static GCH_NOINLINE uintptr_t mcache_alloc_first(size_t size, bool has_ptrs)
+{
+    unsigned cls = gch_size_to_class8[(size + GCH_SMALL_SIZE_DIV - 1) / GCH_SMALL_SIZE_DIV];
+    return mcache_alloc_refill(gch_tls_mcache, gch_mcache_slot(gch_spanclass(cls, !has_ptrs)));
+}
+
+// Every exit but the window's is a tail call, and size is dead after the
+// first test, so the common case saves no more than s.
+GCH_NOINLINE uintptr_t gch_mcache_alloc_small_slow(size_t size, bool has_ptrs, struct mspan *s)
+{
+    if (GCH_UNLIKELY(s == &gch_empty_span))
+        return mcache_alloc_first(size, has_ptrs);
+    uintptr_t p = mcache_next_window(s);
+    if (GCH_LIKELY(p != 0))
+        return p;
+    // s is cached in the thread's own cache (the empty view holds only
+    // the empty span).
+    return mcache_alloc_refill(gch_tls_mcache, gch_mcache_slot(s->spanclass));
 }
 
 void gch_mcache_begin_mark_all(void)

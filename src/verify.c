@@ -6,7 +6,7 @@
 // Checked: every in-use span ([S1]-[S10], alloc_count against its bitmaps),
 // the page allocator (its own summaries against its bitmaps, and that every
 // span's pages are allocated), the page cache ([PC1]-[PC4]), every mcentral
-// set (class, sweepgen state, partial/full), every mcache ([C1], [C2]), and
+// set (class, sweepgen state, partial/full), every mcache ([C1]-[C3]), and
 // that each in-use span is in exactly one place: an mcentral set or a
 // cache.
 //
@@ -166,6 +166,15 @@ bool gch_heap_verify(char *why, size_t whylen)
                 verify_fail(&v,
                             "[C1] cache slot %d holds span %p of class %u, sweepgen %u (heap %u)",
                             i, (void *)s->base, s->spanclass, ssg, v.sg);
+        }
+        for (unsigned i = 0; i < GCH_DIRECT_SIZES && v.ok; i++) {
+            unsigned cls = gch_size_to_class8[i + 1];
+            for (int ns = 0; ns < 2; ns++) {
+                AO_t want = c->alloc[gch_mcache_slot(gch_spanclass(cls, ns))];
+                if ((AO_t)c->small[ns][i] != want)
+                    verify_fail(&v, "[C3] sizes %u..%u (noscan %d): span %p, class slot has %p",
+                                8 * i + 1, 8 * i + 8, ns, (void *)c->small[ns][i], (void *)want);
+            }
         }
         if (c->tiny_offset > GCH_TINY_SIZE ||
             (c->tiny != 0 && gc_size((void *)c->tiny) != GCH_TINY_SIZE))

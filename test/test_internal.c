@@ -459,3 +459,54 @@ Test(internal, exited_thread_caches_are_recycled)
     cr_assert_eq(before, after, "live caches %zu then %zu", before, after);
     verify_or_fail("after threads");
 }
+
+// The fast path's size map ([C3]): every size 1 .. GCH_SMALL_SIZE_MAX, scan
+// and noscan, is served by the span of its class, including after the
+// slots were refilled and flushed; and the verifier notices a stale entry.
+static void roots_none(void *ctx)
+{
+    (void)ctx;
+}
+
+Test(internal, size_map_follows_the_class_slots)
+{
+    gc_set_roots(roots_none, NULL);
+    for (int round = 0; round < 3; round++) {
+        for (size_t size = 1; size <= GCH_SMALL_SIZE_MAX; size++) {
+            for (int ptrs = 0; ptrs < 2; ptrs++) {
+                void *p = gc_alloc(size, ptrs);
+                cr_assert_not_null(p);
+                if (size < GCH_TINY_SIZE && !ptrs)
+                    continue; // inside the tiny block
+                unsigned cls = gch_size_to_class8[(size + 7) / 8];
+                cr_assert_eq(gc_size(p), gch_class_to_size[cls], "size %zu (ptrs %d): gc_size %zu",
+                             size, ptrs, gc_size(p));
+                struct mspan *s = gch_span_of((uintptr_t)p);
+                cr_assert_eq(s->spanclass, gch_spanclass(cls, !ptrs), "size %zu (ptrs %d)", size,
+                             ptrs);
+                cr_assert_eq((void *)gch_tls_owner->small[!ptrs][(size - 1) / 8], (void *)s,
+                             "size %zu (ptrs %d): the map does not point at the span used", size,
+                             ptrs);
+            }
+        }
+        verify_or_fail("after allocating every small size");
+        gc_collect(); // flushes the cache: the map must empty with it
+        verify_or_fail("after a collection");
+        for (unsigned i = 0; i < GCH_DIRECT_SIZES; i++) {
+            cr_assert_eq((void *)gch_tls_owner->small[0][i], (void *)&gch_empty_span);
+            cr_assert_eq((void *)gch_tls_owner->small[1][i], (void *)&gch_empty_span);
+        }
+    }
+    struct mcache *c = gch_tls_owner;
+    void *p = gc_alloc(100, true);
+    cr_assert_not_null(p);
+    struct mspan *saved = c->small[0][(100 - 1) / 8];
+    c->small[0][(100 - 1) / 8] = &gch_empty_span; // stale: the slot still has the span
+    char why[256];
+    pthread_mutex_lock(&gch_gc.lock);
+    bool ok = gch_heap_verify(why, sizeof why);
+    pthread_mutex_unlock(&gch_gc.lock);
+    c->small[0][(100 - 1) / 8] = saved;
+    cr_assert_not(ok, "the verifier missed a stale size-map entry");
+    cr_assert(strstr(why, "[C3]") != NULL, "verifier said: %s", why);
+}
