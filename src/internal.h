@@ -593,14 +593,22 @@ struct mcache {
     struct mspan *small[2][GCH_DIRECT_SIZES]; // [C3]; [0] scan, [1] noscan; owner
     AO_t alloc[GCH_NUM_SPAN_CLASSES];         // struct mspan *; owner writes with
                                               // AO_store, gc_get_stats reads atomically
-    uintptr_t tiny;                           // owner
-    uintptr_t tiny_offset;                    // owner
-    AO_t tiny_allocs;                         // allocations inside an existing block; owner
-                                              // stores, gc_get_stats loads
-    struct gcwork work;                       // owner
-    bool in_hook;                             // owner: inside a trace/roots hook
-    bool is_empty;                            // the shared placeholder, never a real cache
-    struct mcache *next, *prev;               // list of live caches; protected by gch_gc.lock
+    // Objects counted when their span left this cache ([S9]) and not yet
+    // added to gch_stats: the span refills of several threads would
+    // otherwise all write the shared counters' lines. Owner writes with
+    // AO_store, gc_get_stats reads atomically; gch_mcache_release_all adds
+    // them to gch_stats (mallocs, and the bytes to total_alloc and
+    // heap_alloc) and zeroes them.
+    AO_t flushed_mallocs[GCH_NUM_SIZE_CLASSES];
+    AO_t flushed_bytes;
+    uintptr_t tiny;             // owner
+    uintptr_t tiny_offset;      // owner
+    AO_t tiny_allocs;           // allocations inside an existing block; owner
+                                // stores, gc_get_stats loads
+    struct gcwork work;         // owner
+    bool in_hook;               // owner: inside a trace/roots hook
+    bool is_empty;              // the shared placeholder, never a real cache
+    struct mcache *next, *prev; // list of live caches; protected by gch_gc.lock
 };
 
 static inline unsigned gch_mcache_slot(uint8_t spc)
@@ -645,7 +653,9 @@ void gch_mcache_release_all(struct mcache *c);
 // Mark start (STW): marks the tiny block and opens allocate-black windows
 // on every cached span of every cache.
 void gch_mcache_begin_mark_all(void);
-// Sum of allocations made from cached spans and not yet flushed.
+// Sum of allocations that gch_stats does not count yet: those made from
+// cached spans, and those the caches counted (flushed_*) but have not
+// added to gch_stats.
 void gch_mcache_inflight(uint64_t *bytes, uint64_t *objects, uint64_t *tiny,
                          uint64_t by_class[GCH_NUM_SIZE_CLASSES]);
 // Upper bound on a mark stack's entries (tests lower it to force the

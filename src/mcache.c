@@ -15,8 +15,12 @@
 // Accounting follows Go: objects are counted when their span leaves the
 // cache (alloc_count - alloc_count_cached), not one by one on the fast
 // path; a cached span's alloc_count is charged the whole span when it is
-// cached ([S9]) and recounted from the bitmaps when the span leaves. heap_live, the pacer's input, is charged a span's whole free
-// space when it is cached and refunded the unused part when it leaves.
+// cached ([S9]) and recounted from the bitmaps when the span leaves. The
+// counts go to the cache's own flushed_* counters, added to gch_stats when
+// the cache is flushed (each collection, thread exit), so that a span
+// refill writes no shared line but the pacer's: heap_live, charged a
+// span's whole free space when it is cached and refunded the unused part
+// when it leaves, both in one atomic add on a refill.
 //
 // Allocate-black ([S10]): while a mark phase runs, the free slots of every
 // cached span's window are marked in advance, at mark start or when the
@@ -94,6 +98,9 @@ struct mcache *gch_mcache_get(void)
     }
     for (unsigned i = 0; i < GCH_NUM_SPAN_CLASSES; i++)
         mcache_set(c, i, &gch_empty_span);
+    for (int i = 0; i < GCH_NUM_SIZE_CLASSES; i++)
+        AO_store(&c->flushed_mallocs[i], 0);
+    AO_store(&c->flushed_bytes, 0);
     c->tiny = 0;
     c->tiny_offset = 0;
     AO_store(&c->tiny_allocs, 0);
@@ -155,9 +162,11 @@ static inline void mcache_load_window(struct mspan *s, uint32_t fi, uint64_t fre
     gch_span_set_window(s, fi, free);
 }
 
-// Returns s to its mcentral: withdraws the advance marks of the window's
-// free slots ([S10]), recounts alloc_count ([S9]) and flushes the counts.
-static void mcache_uncache(struct mspan *s)
+// Returns s, cached by c, to its mcentral: withdraws the advance marks of
+// the window's free slots ([S10]), recounts alloc_count ([S9]) and counts
+// the objects handed out in c. Returns the bytes of heap_live to refund
+// (the slots not handed out): the caller applies them.
+static AO_t mcache_uncache(struct mcache *c, struct mspan *s)
 {
     uint64_t left = s->alloc_cache;
     if (s->window_black) {
@@ -170,24 +179,35 @@ static void mcache_uncache(struct mspan *s)
     AO_int_store(&s->alloc_count, s->nelems - gch_span_count_free(s));
     unsigned cls = gch_spanclass_sizeclass(s->spanclass);
     AO_t used = s->alloc_count - s->alloc_count_cached;
-    AO_t bytes = used * s->elemsize;
-    gch_atomic_add(&gch_stats.mallocs[cls], used);
-    gch_atomic_add(&gch_stats.total_alloc, bytes);
-    gch_atomic_add(&gch_stats.heap_alloc, bytes);
-    // Refund the reservation of the slots not handed out.
-    gch_atomic_add(&gch_stats.heap_live, -(AO_t)((s->nelems - s->alloc_count) * s->elemsize));
+    AO_store(&c->flushed_mallocs[cls], c->flushed_mallocs[cls] + used);
+    AO_store(&c->flushed_bytes, c->flushed_bytes + used * s->elemsize);
+    // The reservation of the slots not handed out; s is the mcentral's
+    // once returned.
+    AO_t refund = (AO_t)(s->nelems - s->alloc_count) * s->elemsize;
     gch_mcentral_uncache_span(&gch_central[s->spanclass], s);
+    return refund;
 }
 
 void gch_mcache_release_all(struct mcache *c)
 {
+    AO_t refund = 0;
     for (unsigned i = 0; i < GCH_NUM_SPAN_CLASSES; i++) {
         struct mspan *s = (struct mspan *)c->alloc[i];
         if (s != &gch_empty_span) {
             mcache_set(c, i, &gch_empty_span);
-            mcache_uncache(s);
+            refund += mcache_uncache(c, s);
         }
     }
+    gch_atomic_add(&gch_stats.heap_live, -refund);
+    for (int i = 0; i < GCH_NUM_SIZE_CLASSES; i++) {
+        if (c->flushed_mallocs[i] != 0) {
+            gch_atomic_add(&gch_stats.mallocs[i], c->flushed_mallocs[i]);
+            AO_store(&c->flushed_mallocs[i], 0);
+        }
+    }
+    gch_atomic_add(&gch_stats.total_alloc, c->flushed_bytes);
+    gch_atomic_add(&gch_stats.heap_alloc, c->flushed_bytes);
+    AO_store(&c->flushed_bytes, 0);
     c->tiny = 0;
     c->tiny_offset = 0;
     gch_atomic_add(&gch_stats.tiny_allocs, AO_load(&c->tiny_allocs));
@@ -200,17 +220,24 @@ static bool mcache_refill(struct mcache *c, unsigned slot)
 {
     uint8_t spc = gch_mcache_slot_spanclass(slot);
     struct mspan *s = (struct mspan *)c->alloc[slot];
+    AO_t refund = 0; // heap_live of the span given back, applied below
     if (s != &gch_empty_span) {
         mcache_set(c, slot, &gch_empty_span);
-        mcache_uncache(s);
+        refund = mcache_uncache(c, s);
     }
     unsigned cls = gch_spanclass_sizeclass(spc);
-    gch_maybe_collect((uint64_t)gch_class_to_npages[cls] << GCH_PAGE_SHIFT);
+    uint64_t need = (uint64_t)gch_class_to_npages[cls] << GCH_PAGE_SHIFT;
+    gch_maybe_collect(need > refund ? need - refund : 0);
     s = gch_mcentral_cache_span(&gch_central[spc]);
-    if (s == NULL)
+    if (s == NULL) {
+        gch_atomic_add(&gch_stats.heap_live, -refund);
         return false;
+    }
     AO_int_store(&s->alloc_count_cached, s->alloc_count);
-    gch_atomic_add(&gch_stats.heap_live, (AO_t)((s->nelems - s->alloc_count) * s->elemsize));
+    // One shared write per refill: the new span's reservation less the
+    // old one's refund.
+    gch_atomic_add(&gch_stats.heap_live,
+                   (AO_t)((s->nelems - s->alloc_count) * s->elemsize) - refund);
     AO_int_store(&s->alloc_count, s->nelems); // [S9]
     uint32_t fi = s->freeindex;
     uint64_t free = s->alloc_cache;
@@ -319,6 +346,12 @@ void gch_mcache_inflight(uint64_t *bytes, uint64_t *objects, uint64_t *tiny,
     *bytes = *objects = *tiny = 0;
     for (struct mcache *c = gch_gc.mcaches; c != NULL; c = c->next) {
         *tiny += AO_load(&c->tiny_allocs);
+        *bytes += AO_load(&c->flushed_bytes);
+        for (int i = 0; i < GCH_NUM_SIZE_CLASSES; i++) {
+            AO_t n = AO_load(&c->flushed_mallocs[i]);
+            *objects += n;
+            by_class[i] += n;
+        }
         for (int i = 0; i < GCH_NUM_SPAN_CLASSES; i++) {
             struct mspan *s = (struct mspan *)AO_load(&c->alloc[i]);
             if (s == &gch_empty_span)
