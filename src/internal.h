@@ -237,8 +237,9 @@ enum mspan_state {
 //   [S8] large spans: spanclass >> 1 == 0, nelems == 1,
 //        elemsize == npages * GCH_PAGE_SIZE
 struct mspan {
-    struct mspan *next; // link in one mcentral set or the free list;
-                        // protected by that list's lock
+    struct mspan *next;        // link in one mcentral set, an mcache's partial set
+                               // ([C4]) or the free list; protected by that list's lock
+    struct mcache *last_cache; // the cache that held it last; set when cached
 
     uintptr_t base;    // immutable while in use
     uintptr_t limit;   // immutable while in use
@@ -533,7 +534,9 @@ bool gch_sweep_span(struct mspan *s, bool preserve);
 bool gch_sweep_try_acquire(struct mspan *s, uint32_t sg);
 // Sweeps one unswept span of any class; false when none is left.
 bool gch_sweep_one(void);
-// Sweeps everything left (before a mark phase, or at the end of gc_collect).
+// Sweeps everything left (before a mark phase, or at the end of gc_collect),
+// with every other thread stopped: partly free spans go back to the caches
+// that filled them ([C4]).
 void gch_finish_sweep(void);
 
 // ---------------------------------------------------------------- mcache.c
@@ -588,6 +591,14 @@ static inline bool gch_gcwork_push(struct gcwork *w, void *obj, size_t size)
 //        the class c of sizes 8i+1 .. 8i+8 (gch_size_to_class8[i + 1]):
 //        the fast path goes from size to span with one load, without the
 //        class table (mimalloc's pages_free_direct). mcache_set keeps it.
+//   [C4] partial[slot] lists (by next) swept spans (sweepgen == h) of the
+//        slot's span class with a free slot, not cached, whose last_cache
+//        is this cache: the full sweep (gch_finish_sweep, every other
+//        thread stopped) hands each partly free span back to the cache
+//        that filled it, so a thread refills from its own spans without a
+//        lock and without sharing cache lines with another thread's new
+//        objects. The owner pops; gch_mcache_release_all returns the lists
+//        to the mcentrals, so they are empty at every sweepgen flip.
 #define GCH_DIRECT_SIZES (GCH_SMALL_SIZE_MAX / GCH_SMALL_SIZE_DIV)
 struct mcache {
     struct mspan *small[2][GCH_DIRECT_SIZES]; // [C3]; [0] scan, [1] noscan; owner
@@ -601,14 +612,16 @@ struct mcache {
     // heap_alloc) and zeroes them.
     AO_t flushed_mallocs[GCH_NUM_SIZE_CLASSES];
     AO_t flushed_bytes;
-    uintptr_t tiny;             // owner
-    uintptr_t tiny_offset;      // owner
-    AO_t tiny_allocs;           // allocations inside an existing block; owner
-                                // stores, gc_get_stats loads
-    struct gcwork work;         // owner
-    bool in_hook;               // owner: inside a trace/roots hook
-    bool is_empty;              // the shared placeholder, never a real cache
-    struct mcache *next, *prev; // list of live caches; protected by gch_gc.lock
+    struct mspan *partial[GCH_NUM_SPAN_CLASSES]; // [C4]
+    uintptr_t tiny;                              // owner
+    uintptr_t tiny_offset;                       // owner
+    AO_t tiny_allocs;                            // allocations inside an existing block; owner
+                                                 // stores, gc_get_stats loads
+    struct gcwork work;                          // owner
+    bool in_hook;                                // owner: inside a trace/roots hook
+    bool is_empty;                               // the shared placeholder, never a real cache
+    bool live;                                   // owned by a thread; protected by gch_gc.lock
+    struct mcache *next, *prev;                  // list of live caches; protected by gch_gc.lock
 };
 
 static inline unsigned gch_mcache_slot(uint8_t spc)
@@ -647,8 +660,14 @@ uintptr_t gch_mcache_alloc_slow(struct mcache *c, unsigned slot);
 // The same for the fast path's miss on size (1 .. GCH_SMALL_SIZE_MAX) with
 // s = small[!has_ptrs][(size - 1) / 8] of the thread's allocation view.
 uintptr_t gch_mcache_alloc_small_slow(size_t size, bool has_ptrs, struct mspan *s);
-// Returns every cached span to its mcentral and drops the tiny block.
-// Applies allocate-black for the current mark phase first. Owner or STW.
+// Gives s, just swept by gch_finish_sweep and partly free, to the cache that
+// held it last ([C4]), if that cache still has a thread. Every other thread
+// must be stopped (gch_gc.lock held, at a phase change). False if s stays
+// with the caller.
+bool gch_mcache_adopt(struct mspan *s);
+// Returns every cached span, and the partial sets ([C4]), to the
+// mcentrals and drops the tiny block. Applies allocate-black for the
+// current mark phase first. Owner or STW.
 void gch_mcache_release_all(struct mcache *c);
 // Mark start (STW): marks the tiny block and opens allocate-black windows
 // on every cached span of every cache.

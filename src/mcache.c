@@ -101,6 +101,9 @@ struct mcache *gch_mcache_get(void)
     for (int i = 0; i < GCH_NUM_SIZE_CLASSES; i++)
         AO_store(&c->flushed_mallocs[i], 0);
     AO_store(&c->flushed_bytes, 0);
+    for (int i = 0; i < GCH_NUM_SPAN_CLASSES; i++)
+        c->partial[i] = NULL;
+    c->live = true;
     c->tiny = 0;
     c->tiny_offset = 0;
     AO_store(&c->tiny_allocs, 0);
@@ -128,6 +131,7 @@ static void mcache_exit(void *arg)
     gch_tls_owner = NULL;
     pthread_mutex_lock(&gch_gc.lock);
     gch_mcache_release_all(c);
+    c->live = false; // the sweeper gives it no more spans
     gch_atomic_add(&gch_gc.marked_bytes, c->work.marked_bytes);
     c->work.marked_bytes = 0;
     if (c->prev != NULL)
@@ -199,6 +203,14 @@ void gch_mcache_release_all(struct mcache *c)
         }
     }
     gch_atomic_add(&gch_stats.heap_live, -refund);
+    uint32_t sg = (uint32_t)AO_load_acquire(&gch_mheap.sweepgen);
+    for (unsigned i = 0; i < GCH_NUM_SPAN_CLASSES; i++) {
+        if (c->partial[i] != NULL) {
+            gch_mcentral_give_swept(&gch_central[gch_mcache_slot_spanclass(i)], sg, c->partial[i],
+                                    NULL);
+            c->partial[i] = NULL;
+        }
+    }
     for (int i = 0; i < GCH_NUM_SIZE_CLASSES; i++) {
         if (c->flushed_mallocs[i] != 0) {
             gch_atomic_add(&gch_stats.mallocs[i], c->flushed_mallocs[i]);
@@ -228,11 +240,23 @@ static bool mcache_refill(struct mcache *c, unsigned slot)
     unsigned cls = gch_spanclass_sizeclass(spc);
     uint64_t need = (uint64_t)gch_class_to_npages[cls] << GCH_PAGE_SHIFT;
     gch_maybe_collect(need > refund ? need - refund : 0);
-    s = gch_mcentral_cache_span(&gch_central[spc]);
-    if (s == NULL) {
-        gch_atomic_add(&gch_stats.heap_live, -refund);
-        return false;
+    s = c->partial[slot];
+    if (s != NULL) {
+        // One of the spans this cache filled, swept ([C4]): mcentral's
+        // cacheSpan without its lock.
+        c->partial[slot] = s->next;
+        s->next = NULL;
+        uint32_t sg = (uint32_t)AO_load_acquire(&gch_mheap.sweepgen);
+        GCH_ASSERT1((uint32_t)AO_load(&s->sweepgen) == sg && s->alloc_count < s->nelems);
+        AO_store_release(&s->sweepgen, (AO_t)(sg + 3));
+    } else {
+        s = gch_mcentral_cache_span(&gch_central[spc]);
+        if (s == NULL) {
+            gch_atomic_add(&gch_stats.heap_live, -refund);
+            return false;
+        }
     }
+    s->last_cache = c;
     AO_int_store(&s->alloc_count_cached, s->alloc_count);
     // One shared write per refill: the new span's reservation less the
     // old one's refund.
@@ -248,6 +272,18 @@ static bool mcache_refill(struct mcache *c, unsigned slot)
                   s->alloc_count, s->nelems);
     mcache_load_window(s, fi, free);
     mcache_set(c, slot, s);
+    return true;
+}
+
+bool gch_mcache_adopt(struct mspan *s)
+{
+    struct mcache *c = s->last_cache;
+    if (c == NULL || !c->live)
+        return false;
+    GCH_ASSERT1(s->alloc_count < s->nelems && gch_spanclass_sizeclass(s->spanclass) != 0);
+    unsigned slot = gch_mcache_slot(s->spanclass);
+    s->next = c->partial[slot];
+    c->partial[slot] = s;
     return true;
 }
 

@@ -179,6 +179,9 @@ void gch_finish_sweep(void)
             if (s->alloc_count == 0) {
                 gch_mheap_free(s);
             } else if (s->alloc_count < s->nelems) {
+                // Back to the thread that filled it, if it has one ([C4]).
+                if (gch_mcache_adopt(s))
+                    continue;
                 s->next = partial;
                 partial = s;
             } else {

@@ -6,7 +6,7 @@
 // Checked: every in-use span ([S1]-[S10], alloc_count against its bitmaps),
 // the page allocator (its own summaries against its bitmaps, and that every
 // span's pages are allocated), the page cache ([PC1]-[PC4]), every mcentral
-// set (class, sweepgen state, partial/full), every mcache ([C1]-[C3]), and
+// set (class, sweepgen state, partial/full), every mcache ([C1]-[C4]), and
 // that each in-use span is in exactly one place: an mcentral set or a
 // cache.
 //
@@ -166,6 +166,19 @@ bool gch_heap_verify(char *why, size_t whylen)
                 verify_fail(&v,
                             "[C1] cache slot %d holds span %p of class %u, sweepgen %u (heap %u)",
                             i, (void *)s->base, s->spanclass, ssg, v.sg);
+        }
+        for (unsigned i = 0; i < GCH_NUM_SPAN_CLASSES && v.ok; i++) {
+            for (struct mspan *s = c->partial[i]; s != NULL && v.ok; s = s->next) {
+                placed++;
+                uint32_t ssg = (uint32_t)AO_load(&s->sweepgen);
+                if (s->spanclass != gch_mcache_slot_spanclass(i) || ssg != v.sg ||
+                    s->last_cache != c || s->alloc_count >= s->nelems || !c->live)
+                    verify_fail(&v,
+                                "[C4] partial set %u of a cache holds span %p of class %u, "
+                                "sweepgen %u (heap %u), %u/%u allocated",
+                                i, (void *)s->base, s->spanclass, ssg, v.sg, s->alloc_count,
+                                s->nelems);
+            }
         }
         for (unsigned i = 0; i < GCH_DIRECT_SIZES && v.ok; i++) {
             unsigned cls = gch_size_to_class8[i + 1];

@@ -510,3 +510,89 @@ Test(internal, size_map_follows_the_class_slots)
     cr_assert_not(ok, "the verifier missed a stale size-map entry");
     cr_assert(strstr(why, "[C3]") != NULL, "verifier said: %s", why);
 }
+
+// Partial sets ([C4]): the full sweep hands a partly free span back to the
+// thread that filled it; another thread's refill does not get it; the
+// owner's next refill does, without the mcentral; and a thread's exit
+// returns its sets to the mcentrals.
+enum { C4_OBJECTS = 400, C4_SIZE = 48 };
+static void *c4_kept[C4_OBJECTS];
+static struct mspan *c4_spans[C4_OBJECTS];
+static int c4_nspans;
+static pthread_barrier_t c4_barrier;
+static void *c4_refill; // the thread's first object after the collection
+
+static void roots_c4(void *ctx)
+{
+    (void)ctx;
+    for (int i = 0; i < C4_OBJECTS; i++)
+        gc_mark(c4_kept[i]);
+}
+
+static bool c4_thread_span(struct mspan *s)
+{
+    for (int i = 0; i < c4_nspans; i++) {
+        if (c4_spans[i] == s)
+            return true;
+    }
+    return false;
+}
+
+static void *c4_thread(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < C4_OBJECTS; i++) {
+        void *p = gc_alloc(C4_SIZE, false);
+        cr_assert_not_null(p);
+        if (i % 2 == 0)
+            c4_kept[i / 2] = p; // every other object survives
+        struct mspan *s = gch_span_of((uintptr_t)p);
+        if (!c4_thread_span(s))
+            c4_spans[c4_nspans++] = s;
+    }
+    pthread_barrier_wait(&c4_barrier); // the main thread collects
+    pthread_barrier_wait(&c4_barrier); // and allocates
+    c4_refill = gc_alloc(C4_SIZE, false);
+    pthread_barrier_wait(&c4_barrier);
+    return NULL;
+}
+
+Test(internal, partly_free_spans_go_back_to_the_thread_that_filled_them)
+{
+    gc_set_roots(roots_c4, NULL);
+    pthread_barrier_init(&c4_barrier, NULL, 2);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, c4_thread, NULL), 0);
+    pthread_barrier_wait(&c4_barrier);
+    cr_assert_geq(c4_nspans, 2);
+    struct mcache *owner = c4_spans[0]->last_cache;
+    cr_assert_not_null(owner);
+    cr_assert_neq(owner, gch_tls_owner);
+    gc_collect();
+    verify_or_fail("after the collection");
+    unsigned slot = gch_mcache_slot(c4_spans[0]->spanclass);
+    int held = 0;
+    for (struct mspan *s = owner->partial[slot]; s != NULL; s = s->next) {
+        cr_assert(c4_thread_span(s), "a span the thread did not fill is in its partial set");
+        held++;
+    }
+    cr_assert_eq(held, c4_nspans, "%d of the thread's %d half-free spans came back to it", held,
+                 c4_nspans);
+    for (int i = 0; i < 200; i++) {
+        void *q = gc_alloc(C4_SIZE, false);
+        cr_assert_not(c4_thread_span(gch_span_of((uintptr_t)q)),
+                      "the main thread was given a span of the other thread's set");
+    }
+    pthread_barrier_wait(&c4_barrier);
+    pthread_barrier_wait(&c4_barrier);
+    cr_assert(c4_thread_span(gch_span_of((uintptr_t)c4_refill)),
+              "the thread's refill did not come from its own spans");
+    pthread_join(t, NULL); // its cache's exit runs in the thread: read it after
+    cr_assert_not(owner->live);
+    for (unsigned i = 0; i < GCH_NUM_SPAN_CLASSES; i++)
+        cr_assert_null(owner->partial[i], "an exited thread's cache still holds spans");
+    verify_or_fail("after the thread exited");
+    gc_collect();
+    verify_or_fail("after a second collection");
+    pthread_barrier_destroy(&c4_barrier);
+}
