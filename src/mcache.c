@@ -103,6 +103,7 @@ struct mcache *gch_mcache_get(void)
     AO_store(&c->flushed_bytes, 0);
     for (int i = 0; i < GCH_NUM_SPAN_CLASSES; i++)
         c->partial[i] = NULL;
+    c->full = NULL;
     c->live = true;
     c->tiny = 0;
     c->tiny_offset = 0;
@@ -188,6 +189,14 @@ static AO_t mcache_uncache(struct mcache *c, struct mspan *s)
     // The reservation of the slots not handed out; s is the mcentral's
     // once returned.
     AO_t refund = (AO_t)(s->nelems - s->alloc_count) * s->elemsize;
+    uint32_t sg = (uint32_t)AO_load_acquire(&gch_mheap.sweepgen);
+    if (s->alloc_count == s->nelems && (uint32_t)AO_load(&s->sweepgen) == sg + 3) {
+        // Full and swept this cycle: to the cache's full list ([C4]).
+        AO_store_release(&s->sweepgen, (AO_t)sg);
+        s->next = c->full;
+        c->full = s;
+        return refund;
+    }
     gch_mcentral_uncache_span(&gch_central[s->spanclass], s);
     return refund;
 }
@@ -210,6 +219,21 @@ void gch_mcache_release_all(struct mcache *c)
                                     NULL);
             c->partial[i] = NULL;
         }
+    }
+    // Oldest first, so that each mcentral's full set ends newest first, as
+    // if each span had gone there when it left the cache.
+    struct mspan *oldest = NULL;
+    while (c->full != NULL) {
+        struct mspan *s = c->full;
+        c->full = s->next;
+        s->next = oldest;
+        oldest = s;
+    }
+    while (oldest != NULL) {
+        struct mspan *s = oldest;
+        oldest = s->next;
+        s->next = NULL;
+        gch_mcentral_give_swept(&gch_central[s->spanclass], sg, NULL, s);
     }
     for (int i = 0; i < GCH_NUM_SIZE_CLASSES; i++) {
         if (c->flushed_mallocs[i] != 0) {
