@@ -542,41 +542,70 @@ void gch_finish_sweep(void);
 // ---------------------------------------------------------------- mcache.c
 
 // Per-thread work of the marker (Go's gcWork): an off-heap stack of
-// objects to trace, and gc_mark's span cache.
-//   [W1] len <= room <= cap; room <= gch_gcwork_limit as it was when the
-//        current drain began (or the stack last grew), so the push fast
-//        path makes one comparison
-//   [W2] span_bytes == 0 outside a drain (depth == 0); inside one, span is
-//        an in-use span and [span_base, span_base + span_bytes) ==
-//        [span->base, span->limit). It stays so for the whole drain: spans
-//        are freed only by sweeping, never during a mark phase.
+// objects to trace, and gc_mark's span cache. All fields: owner.
+//   [W1] inside a drain (depth == 1): stack <= top <= limit ==
+//        stack + room, room <= cap, and room <= gch_gcwork_limit as it was
+//        when the drain began (or the stack last grew), so a push compares
+//        two pointers. The entries are [stack, top); len is stale there,
+//        except across gch_gcwork_push_slow (mark.c sets len = top - stack
+//        before the call and reloads top and limit after it).
+//   [W3] outside a drain (depth == 0): len == 0; top and limit are stale.
+//   [W2] span_bytes == 0 outside a drain; inside one, span is an in-use
+//        span, [span_base, span_base + span_bytes) == [span->base,
+//        span->limit), and span_divmul, span_elemsize, span_gcmark_bits and
+//        span_alloc_bits equal span's fields, span_scan ==
+//        !gch_spanclass_noscan(span->spanclass). It stays so for the whole
+//        drain: spans are freed, and their bitmaps replaced, only by
+//        sweeping, never during a mark phase.
 struct gcwork_entry {
     void *obj;
     size_t size; // gc_size(obj), known when it was marked: no second lookup
 };
 struct gcwork {
-    struct gcwork_entry *stack; // owner
-    size_t len, room, cap;      // owner
-    uint64_t marked_bytes;      // bytes marked by this thread; summed at gc_sweep
-    int depth;                  // gc_mark nesting: the outermost call drains
-    struct mspan *span;         // owner; see [W2]
-    uintptr_t span_base;        // owner
-    uintptr_t span_bytes;       // owner
+    // The span cache ([W2]): gc_mark's fast path reads only these and the
+    // stack pointers, never the span itself.
+    uintptr_t span_base;
+    uintptr_t span_bytes;
+    uint32_t span_divmul;
+    bool span_scan;
+    size_t span_elemsize;
+    AO_t *span_gcmark_bits;
+    AO_t *span_alloc_bits;
+    struct gcwork_entry *top, *limit; // see [W1]
+
+    struct gcwork_entry *stack;
+    size_t len, room, cap;
+    uint64_t marked_bytes; // bytes marked by this thread; summed at gc_sweep
+    int depth;             // 1 inside a drain (the outermost gc_mark's), else 0
+    struct mspan *span;    // see [W2]
 };
 
-// Mark-stack push, the slow half: grows the stack, honours the limit.
-// False if the stack cannot grow.
+// [W2] inside a drain (for assertions and tests).
+static inline bool gch_gcwork_span_cache_ok(const struct gcwork *w)
+{
+    const struct mspan *s = w->span;
+    return s->state == MSPAN_IN_USE && w->span_base == s->base &&
+           w->span_bytes == s->limit - s->base && w->span_divmul == s->divmul &&
+           w->span_elemsize == s->elemsize && w->span_scan == !gch_spanclass_noscan(s->spanclass) &&
+           w->span_gcmark_bits == s->gcmark_bits && w->span_alloc_bits == s->alloc_bits;
+}
+
+// Mark-stack push, the slow half (mcache.c): grows the stack, honours the
+// limit. Works on len (see [W1]). False if the stack cannot grow.
 bool gch_gcwork_push_slow(struct gcwork *w, void *obj, size_t size);
-// Mark-stack push (the drain is in mark.c). False if the stack cannot
-// grow. Inline: the marker pushes once per object traced.
+// The same inside a drain (mark.c): wraps gch_gcwork_push_slow, keeping
+// top and limit right ([W1]).
+bool gch_gcwork_push_grow(struct gcwork *w, void *obj, size_t size);
+// Mark-stack push inside a drain. False if the stack cannot grow.
+// Inline: the marker pushes once per object traced.
 static inline bool gch_gcwork_push(struct gcwork *w, void *obj, size_t size)
 {
-    size_t n = w->len;
-    if (GCH_UNLIKELY(n >= w->room))
-        return gch_gcwork_push_slow(w, obj, size);
-    w->stack[n].obj = obj;
-    w->stack[n].size = size;
-    w->len = n + 1;
+    struct gcwork_entry *t = w->top;
+    if (GCH_UNLIKELY(t == w->limit))
+        return gch_gcwork_push_grow(w, obj, size);
+    t->obj = obj;
+    t->size = size;
+    w->top = t + 1;
     return true;
 }
 

@@ -1286,3 +1286,166 @@ Test(collect, misbehaving_hooks_abort_with_one_gcheap_line_on_stderr)
               cases[i].what, r.err);
     }
 }
+
+// ------------------------------------------- gc_mark inside a drain
+//
+// The trace hook's gc_mark calls take a path of their own (mark.c): a span
+// cache, the alloc bit read as "allocated" for objects that survived a
+// sweep with a window test for the others, and, inside gc_collect, plain
+// stores instead of a CAS. The hook below passes that path the values a
+// host may pass (NULL, non-heap addresses, free slots inside and outside
+// the allocating window, interior pointers), and reaches survivors and
+// fresh objects twice each; every cycle, through gc_collect and through
+// gc_mark + gc_sweep, must answer as outside a drain and trace each object
+// once. The holder's pointers outnumber the mark stack's first capacity,
+// so the stack also grows in the middle of a drain.
+
+// DFREE80 80-byte objects fill one span of 102 slots but for two, so that
+// their span stays in use while d80[0] lives.
+enum { DKEPT = 64, DFRESH = 3000, DFREE80 = 100, DPROBES = 10 };
+
+struct dnode {
+    struct dnode *next;
+    uint64_t id;
+    uint64_t pad[4];
+};
+_Static_assert(sizeof(struct dnode) == 48, "one 48-byte size class");
+
+static void **dholder;              // DKEPT + DFRESH dnode pointers (scan)
+static unsigned char *d80[DFREE80]; // 80-byte noscan objects; d80[0] stays live
+static unsigned char *d80_live[4];  // 80-byte objects allocated between cycles
+static uintptr_t dprobe[DPROBES];
+static bool dprobe_got[DPROBES];
+static unsigned *dtraced; // per dnode id
+static size_t dholder_traced, dbad_size;
+
+static void drain_roots(void *ctx)
+{
+    (void)ctx;
+    gc_mark(dholder);
+    gc_mark(d80[0]);
+    for (int i = 0; i < 4; i++)
+        gc_mark(d80_live[i]);
+}
+
+static void drain_trace(void *obj, size_t size, void *ctx)
+{
+    (void)ctx;
+    if (size != gc_size(obj))
+        dbad_size++;
+    if (obj == (void *)dholder) {
+        dholder_traced++;
+        for (int i = 0; i < DPROBES; i++)
+            dprobe_got[i] = gc_mark((const void *)dprobe[i]);
+        for (int i = 0; i < DKEPT + DFRESH; i++)
+            gc_mark(dholder[i]);
+        return;
+    }
+    struct dnode *d = obj;
+    dtraced[d->id]++;
+    gc_mark(d->next);
+}
+
+// Fresh dnodes (allocated since the last sweep: alloc bits clear) in the
+// holder's second part, chained; one more live 80-byte object, which
+// leaves its span cached with a window; then the probes.
+static void drain_prepare(int cycle)
+{
+    struct dnode *prev = NULL;
+    for (int i = 0; i < DFRESH; i++) {
+        struct dnode *d = gc_alloc(sizeof *d, true);
+        cr_assert_not_null(d);
+        d->id = DKEPT + (uint64_t)i;
+        d->next = prev;
+        dholder[DKEPT + i] = prev = d;
+    }
+    d80_live[cycle] = gc_alloc(80, false);
+    cr_assert_not_null(d80_live[cycle]);
+    // Free 80-byte slots: the first in the span after slot 0 (inside the
+    // cache's window) and the last two (past it), not reused since.
+    unsigned char *free80[3];
+    int nfree = 0;
+    for (int i = 1; i < DFREE80 && nfree < 3; i++) {
+        int k = nfree == 0 ? i : DFREE80 - i; // first one from the front, then from the back
+        bool live = false;
+        for (int j = 0; j <= cycle; j++)
+            live |= d80[k] == d80_live[j];
+        if (!live && (nfree == 0 || d80[k] != free80[nfree - 1]))
+            free80[nfree++] = d80[k];
+    }
+    cr_assert_eq(nfree, 3);
+    static int on_stack_marker;
+    struct dnode *kept = dholder[5], *fresh = dholder[DKEPT + 7];
+    uintptr_t probes[DPROBES] = {
+        0,                           // NULL
+        (uintptr_t)&on_stack_marker, // static data
+        (uintptr_t)dtraced,          // malloc memory
+        (uintptr_t)free80[0],        // free slot
+        (uintptr_t)free80[1] + 8,    // inside a free slot
+        (uintptr_t)free80[2],        // free slot
+        (uintptr_t)kept + 8,         // interior of a survivor: newly marked
+        (uintptr_t)kept + 16,        // again: already marked
+        (uintptr_t)fresh + 40,       // interior of a fresh object: newly marked
+        (uintptr_t)fresh,            // again
+    };
+    memcpy(dprobe, probes, sizeof probes);
+    memset(dprobe_got, 0, sizeof dprobe_got);
+    memset(dtraced, 0, (DKEPT + DFRESH) * sizeof *dtraced);
+    dholder_traced = 0;
+    dbad_size = 0;
+}
+
+static void drain_check(const char *how, int cycle)
+{
+    static const bool want[DPROBES] = {false, false, false, false, false,
+                                       false, true,  false, true,  false};
+    for (int i = 0; i < DPROBES; i++)
+        CHECK_EQ(dprobe_got[i], want[i], "%s (cycle %d): gc_mark(probe %d = %p) in the trace hook",
+                 how, cycle, i, (void *)dprobe[i]);
+    CHECK_EQ(dholder_traced, 1, "%s (cycle %d): times the holder was traced", how, cycle);
+    CHECK_EQ(dbad_size, 0, "%s (cycle %d): trace calls whose size differs from gc_size", how,
+             cycle);
+    for (int i = 0; i < DKEPT + DFRESH; i++)
+        CHECK_EQ(dtraced[i], 1, "%s (cycle %d): times dnode %d was traced", how, cycle, i);
+    for (int i = 0; i < DKEPT + DFRESH; i++)
+        CHECK_PTR_EQ(gc_base(dholder[i]), dholder[i], "%s (cycle %d): gc_base of dnode %d", how,
+                     cycle, i);
+}
+
+Test(collect, gc_mark_inside_a_drain_answers_as_outside_one)
+{
+    gc_set_gogc(-1);
+    dtraced = calloc(DKEPT + DFRESH, sizeof *dtraced);
+    cr_assert_not_null(dtraced);
+    dholder = gc_alloc((DKEPT + DFRESH) * sizeof(void *), true);
+    cr_assert_not_null(dholder);
+    for (int i = 0; i < DFREE80; i++)
+        cr_assert_not_null(d80[i] = gc_alloc(80, false));
+    struct dnode *prev = NULL;
+    for (int i = 0; i < DKEPT; i++) {
+        struct dnode *d = gc_alloc(sizeof *d, true);
+        cr_assert_not_null(d);
+        d->id = (uint64_t)i;
+        d->next = prev;
+        dholder[i] = prev = d;
+    }
+    gc_set_roots(drain_roots, NULL);
+    gc_set_trace(drain_trace, NULL);
+    gc_collect(); // frees d80[1..]; the kept dnodes survive with alloc bits set
+
+    for (int cycle = 0; cycle < 4; cycle++) {
+        drain_prepare(cycle);
+        if (cycle % 2 == 0) {
+            gc_collect(); // one thread marks: plain stores
+        } else {
+            // Marking outside gc_collect: the drain of the first gc_mark
+            // uses the CAS.
+            CHECK(gc_mark(dholder), "cycle %d: gc_mark(holder) newly marks it", cycle);
+            drain_roots(NULL);
+            gc_sweep();
+        }
+        drain_check(cycle % 2 == 0 ? "gc_collect" : "gc_mark + gc_sweep", cycle);
+        gc_collect(); // sweeps everything: the next fresh batch starts unswept
+    }
+    free(dtraced);
+}
