@@ -217,11 +217,30 @@ GCHEAP_API void gc_set_roots(gc_roots_fn fn, void *ctx);
  * returns when the sweep is complete, so gc_get_stats is exact afterwards.
  * It then returns free pages to the OS (madvise, counted in heap_released)
  * beyond 110% of the next heap goal, highest addresses first.
- * Does nothing without a roots hook (without one, it cannot know what is
- * live). Threads: as gc_sweep; the hooks run on the calling thread, which
- * alone marks (it does so without atomic operations): other threads must
- * not call gc_mark during gc_collect. Calling it from a hook aborts. */
+ * Inside a mark phase (begun by gc_mark or gc_mark_roots) it goes on with
+ * that phase: the roots hook, if set, marks what it adds, then the full
+ * sweep. Does nothing without a roots hook outside a mark phase (it cannot
+ * know what is live). Threads: as gc_sweep; the hooks run on the calling
+ * thread, which alone marks (it does so without atomic operations): other
+ * threads must not call gc_mark during gc_collect. Calling it from a hook
+ * aborts. */
 GCHEAP_API void gc_collect(void);
+
+/* gc_mark_roots marks from roots(ctx) on the calling thread as gc_collect
+ * marks from the roots hook: the gc_mark calls of roots only push, and the
+ * whole graph they reach is traced (by the trace hook) in one drain before
+ * gc_mark_roots returns. It begins a mark phase if none runs. This is
+ * parallel marking: at a safepoint, several threads may call it at the
+ * same time, each with its own roots (say, its own stack), and each traces
+ * what its roots reach, mostly memory it wrote itself; an object reachable
+ * from two threads' roots is traced once, by whichever marks it first.
+ * When all have returned, one thread ends the cycle with gc_collect (the
+ * full sweep) or gc_sweep (lazy). roots == NULL does nothing. ctx is
+ * passed to roots unchanged; gcheap does not own it.
+ * Threads: any number at once, while no thread allocates; the trace hook
+ * runs on each of them. Never fails: if a thread's mark stack cannot grow,
+ * the marks are recovered as for gc_mark. Calling it from a hook aborts. */
+GCHEAP_API void gc_mark_roots(gc_roots_fn roots, void *ctx);
 
 /* gc_set_gogc sets the collection target as Go's GOGC: with a roots hook
  * set, gc_alloc collects when heap_alloc would pass

@@ -32,12 +32,19 @@
 // passed it stops the others at their next poll, installs the roots hook
 // (every thread's ring), runs gc_collect and restarts them. The same
 // protocol runs for T = 1, so the 1- and 2-thread figures compare alike.
+// AT_GCHEAP_PARALLEL=1 (T > 1) marks in parallel instead, as a
+// multi-threaded VM has each thread scan its own stack: the stopped threads
+// wake to mark their own ring (gc_mark_roots) while the collecting thread
+// marks its own and those of threads that have finished allocating; then
+// gc_collect, with no roots hook, ends the phase and sweeps. GC time is
+// then the host's: the wall time from each stop to the restart.
 // AT_GCHEAP_AUTO=1 (T = 1 only) instead leaves the roots hook installed and
 // lets gc_alloc collect by itself, to show what the safepoints cost.
 #include "backend.h"
 
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 enum {
     MAX_THREADS = 64,
@@ -54,6 +61,7 @@ struct slot {
 // threads' bookkeeping, not the allocator, the bottleneck (false sharing).
 struct worker {
     _Alignas(128) int id;
+    bool left; // done allocating (gcheap safepoints); protected by sp_lock
     uint64_t n;
     struct slot *ring; // K slots, in bk_alloc_roots memory
     uint64_t checksum;
@@ -105,10 +113,14 @@ static void check_slot(const struct worker *w, const struct slot *s, uint64_t se
 
 static pthread_mutex_t sp_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sp_cond = PTHREAD_COND_INITIALIZER;
-static int sp_stop;    // protected by sp_lock; polled relaxed
-static int sp_parked;  // protected by sp_lock
-static int sp_running; // threads still allocating; protected by sp_lock
-static bool sp_auto;   // AT_GCHEAP_AUTO: gc_alloc collects by itself
+static int sp_stop;       // protected by sp_lock; polled relaxed
+static int sp_parked;     // protected by sp_lock
+static int sp_running;    // threads still allocating; protected by sp_lock
+static bool sp_auto;      // AT_GCHEAP_AUTO: gc_alloc collects by itself
+static bool sp_parallel;  // AT_GCHEAP_PARALLEL: each thread marks its ring
+static unsigned sp_round; // collections begun; protected by sp_lock
+static int sp_marked;     // parked threads done marking this round; sp_lock
+static uint64_t sp_gc_ns; // wall time of the safepoints; the collector's
 
 static void at_trace(void *obj, size_t size, void *ctx)
 {
@@ -117,40 +129,81 @@ static void at_trace(void *obj, size_t size, void *ctx)
         gc_mark(((void **)obj)[1]);
 }
 
+static void ring_mark(const struct worker *w)
+{
+    for (uint64_t i = 0; i < ring_k; i++)
+        gc_mark(w->ring[i].p);
+}
+
+// Every ring (inside gc_collect).
 static void at_roots(void *ctx)
 {
     (void)ctx;
+    for (int t = 0; t < nworkers; t++)
+        ring_mark(&workers[t]);
+}
+
+// A stopped thread's own ring.
+static void at_roots_own(void *ctx)
+{
+    ring_mark(ctx);
+}
+
+// The collecting thread's ring and those of the threads that have left
+// (read by sp_lock's holder; no thread leaves while the others are stopped).
+static void at_roots_collector(void *ctx)
+{
+    ring_mark(ctx);
     for (int t = 0; t < nworkers; t++) {
-        for (uint64_t i = 0; i < ring_k; i++)
-            gc_mark(workers[t].ring[i].p);
+        if (workers[t].left)
+            ring_mark(&workers[t]);
     }
 }
 
-// Caller holds sp_lock.
-static void sp_park_locked(void)
+// Caller holds sp_lock. Waits out the collection, marking w's ring when
+// the collecting thread asks.
+static void sp_park_locked(struct worker *w)
 {
+    unsigned round = sp_round;
     sp_parked++;
     pthread_cond_broadcast(&sp_cond);
-    while (sp_stop)
-        pthread_cond_wait(&sp_cond, &sp_lock);
+    while (sp_stop) {
+        if (sp_round != round) {
+            round = sp_round;
+            pthread_mutex_unlock(&sp_lock);
+            gc_mark_roots(at_roots_own, w);
+            pthread_mutex_lock(&sp_lock);
+            sp_marked++;
+            pthread_cond_broadcast(&sp_cond);
+        } else {
+            pthread_cond_wait(&sp_cond, &sp_lock);
+        }
+    }
     sp_parked--;
 }
 
-static void sp_park(void)
+static void sp_park(struct worker *w)
 {
     pthread_mutex_lock(&sp_lock);
-    sp_park_locked();
+    sp_park_locked(w);
     pthread_mutex_unlock(&sp_lock);
 }
 
-static inline void sp_poll(void)
+static inline void sp_poll(struct worker *w)
 {
     if (__atomic_load_n(&sp_stop, __ATOMIC_RELAXED))
-        sp_park();
+        sp_park(w);
+}
+
+static uint64_t sp_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 // Collects if gcheap's pacer says the heap has reached its goal.
-static void sp_maybe_collect(void)
+static void sp_maybe_collect(struct worker *w)
 {
     if (sp_auto)
         return;
@@ -158,41 +211,65 @@ static void sp_maybe_collect(void)
         return;
     pthread_mutex_lock(&sp_lock);
     if (sp_stop) { // another thread got there first
-        sp_park_locked();
+        sp_park_locked(w);
         pthread_mutex_unlock(&sp_lock);
         return;
     }
+    uint64_t t0 = sp_now_ns();
     __atomic_store_n(&sp_stop, 1, __ATOMIC_RELAXED);
     while (sp_parked < sp_running - 1)
         pthread_cond_wait(&sp_cond, &sp_lock);
+    int helpers = sp_parked;
+    if (sp_parallel) {
+        sp_round++;
+        sp_marked = 0;
+        pthread_cond_broadcast(&sp_cond);
+    }
     pthread_mutex_unlock(&sp_lock);
 
-    gc_set_roots(at_roots, NULL);
-    gc_collect();
-    gc_set_roots(NULL, NULL);
+    if (!sp_parallel) {
+        gc_set_roots(at_roots, NULL);
+        gc_collect();
+        gc_set_roots(NULL, NULL);
+    } else {
+        gc_mark_roots(at_roots_collector, w);
+        pthread_mutex_lock(&sp_lock);
+        while (sp_marked < helpers)
+            pthread_cond_wait(&sp_cond, &sp_lock);
+        pthread_mutex_unlock(&sp_lock);
+        gc_collect(); // no roots hook: ends the phase the markers began
+    }
 
     pthread_mutex_lock(&sp_lock);
     __atomic_store_n(&sp_stop, 0, __ATOMIC_RELAXED);
+    sp_gc_ns += sp_now_ns() - t0;
     pthread_cond_broadcast(&sp_cond);
     pthread_mutex_unlock(&sp_lock);
 }
 
-static void sp_leave(void)
+static void sp_leave(struct worker *w)
 {
     pthread_mutex_lock(&sp_lock);
     sp_running--;
+    w->left = true;
     pthread_cond_broadcast(&sp_cond);
     pthread_mutex_unlock(&sp_lock);
 }
 #else
-static inline void sp_poll(void)
-{}
+static inline void sp_poll(struct worker *w)
+{
+    (void)w;
+}
 
-static inline void sp_maybe_collect(void)
-{}
+static inline void sp_maybe_collect(struct worker *w)
+{
+    (void)w;
+}
 
-static inline void sp_leave(void)
-{}
+static inline void sp_leave(struct worker *w)
+{
+    (void)w;
+}
 #endif
 
 enum { PACING_CHECK_BYTES = 256 << 10 };
@@ -204,7 +281,7 @@ static void *worker_main(void *arg)
     uint64_t since_check = 0, checksum = 0;
     uint64_t *prev = NULL;
     for (uint64_t seq = 0; seq < w->n; seq++) {
-        sp_poll();
+        sp_poll(w);
         struct slot *s = &w->ring[seq % ring_k];
         if (seq >= ring_k) {
             check_slot(w, s, seq - ring_k);
@@ -238,12 +315,12 @@ static void *worker_main(void *arg)
         since_check += size;
         if (since_check >= PACING_CHECK_BYTES) {
             since_check = 0;
-            sp_maybe_collect();
+            sp_maybe_collect(w);
         }
     }
     w->checksum = checksum;
     // The survivors are checked too (reading needs no safepoint).
-    sp_leave();
+    sp_leave(w);
     uint64_t first = w->n > ring_k ? w->n - ring_k : 0;
     for (uint64_t seq = first; seq < w->n; seq++)
         check_slot(w, &w->ring[seq % ring_k], seq);
@@ -275,6 +352,14 @@ int main(int argc, char **argv)
         }
         sp_auto = true;
     }
+    mode = getenv("AT_GCHEAP_PARALLEL");
+    if (mode != NULL && atoi(mode) == 1) {
+        if (nworkers < 2 || sp_auto) {
+            fprintf(stderr, "alloc_throughput: AT_GCHEAP_PARALLEL=1 needs THREADS > 1\n");
+            return 2;
+        }
+        sp_parallel = true;
+    }
 #endif
     for (int t = 0; t < nworkers; t++) {
         workers[t].id = t;
@@ -298,6 +383,10 @@ int main(int argc, char **argv)
     }
     printf("%d threads x %llu allocations, ring %llu: all tags intact\n", nworkers,
            (unsigned long long)n, (unsigned long long)ring_k);
+#if BACKEND_GCHEAP
+    if (sp_parallel)
+        bk_gc_ns_host = sp_gc_ns;
+#endif
     bk_report(checksum);
     return 0;
 }

@@ -628,10 +628,11 @@ static inline bool gch_gcwork_push(struct gcwork *w, void *obj, size_t size)
 //        lock and without sharing cache lines with another thread's new
 //        objects. The owner pops; gch_mcache_release_all returns the lists
 //        to the mcentrals, so they are empty at every sweepgen flip.
-//        full lists (by next) the swept spans (sweepgen == h, last_cache
-//        this cache) that left this cache full: nothing can be allocated
-//        from them before the next sweep, so they wait here, without the
-//        mcentral's lock, until the flush returns them too.
+//        full[slot] lists (by next, newest first) the swept spans
+//        (sweepgen == h, last_cache this cache) of the slot's class that
+//        left this cache full: nothing can be allocated from them before
+//        the next sweep, so they wait here, without the mcentral's lock,
+//        until the flush returns each list in one splice.
 #define GCH_DIRECT_SIZES (GCH_SMALL_SIZE_MAX / GCH_SMALL_SIZE_DIV)
 struct mcache {
     struct mspan *small[2][GCH_DIRECT_SIZES]; // [C3]; [0] scan, [1] noscan; owner
@@ -646,7 +647,7 @@ struct mcache {
     AO_t flushed_mallocs[GCH_NUM_SIZE_CLASSES];
     AO_t flushed_bytes;
     struct mspan *partial[GCH_NUM_SPAN_CLASSES]; // [C4]
-    struct mspan *full;                          // [C4]
+    struct mspan *full[GCH_NUM_SPAN_CLASSES];    // [C4]
     uintptr_t tiny;                              // owner
     uintptr_t tiny_offset;                       // owner
     AO_t tiny_allocs;                            // allocations inside an existing block; owner

@@ -638,12 +638,55 @@ static void mark_scavenge(uint64_t live, uint64_t inuse_peak)
     gch_mheap_scavenge(retain + retain / 10);
 }
 
+// Runs roots(ctx) on c's thread with its gc_mark calls pushing, then
+// traces everything they reached: one drain for all the roots, with the
+// prefetch ring working across them (they are rarely near each other)
+// instead of a drain entered and left per root. exclusive: no other thread
+// marks meanwhile (gc_collect), so the marks need no atomic operations.
+static void mark_from_roots(struct mcache *c, gc_roots_fn roots, void *ctx, bool exclusive)
+{
+    gc_trace_fn trace = (gc_trace_fn)AO_load_acquire(&gch_gc.trace_fn);
+    if (trace != NULL) {
+        struct mark_frame f = mark_drain_enter(c, exclusive);
+        roots(ctx);
+        mark_drain_run(&c->work, trace);
+        mark_drain_leave(c, f);
+    } else {
+        struct mcache *view = gch_tls_mcache;
+        gch_tls_mcache = &gch_empty_mcache;
+        c->in_hook = true;
+        roots(ctx);
+        c->in_hook = false;
+        gch_tls_mcache = view;
+    }
+}
+
+void gc_mark_roots(gc_roots_fn roots, void *ctx)
+{
+    gch_check_not_in_hook("gc_mark_roots called from a trace or roots hook");
+    gch_init();
+    if (roots == NULL)
+        return;
+    if (AO_load_acquire(&gch_gc.phase) != GCH_PHASE_MARK)
+        gch_begin_mark();
+    struct mcache *c = gch_mcache_get();
+    if (c == NULL) {
+        // No memory for a marker's state: each gc_mark marks (and drains)
+        // on its own, as outside a hook.
+        roots(ctx);
+        return;
+    }
+    mark_from_roots(c, roots, ctx, false);
+}
+
 void gc_collect(void)
 {
     gch_check_not_in_hook("gc_collect called from a trace or roots hook");
     gch_init();
     gc_roots_fn roots = (gc_roots_fn)AO_load_acquire(&gch_gc.roots_fn);
-    if (roots == NULL)
+    // Without a roots hook there is nothing to know the live objects by,
+    // unless a mark phase runs (gc_mark, gc_mark_roots): then end it.
+    if (roots == NULL && AO_load_acquire(&gch_gc.phase) != GCH_PHASE_MARK)
         return;
     struct mcache *c = gch_mcache_get();
     if (c == NULL)
@@ -652,26 +695,11 @@ void gc_collect(void)
     uint64_t inuse_peak = AO_load(&gch_stats.heap_inuse); // the heap at its fullest
     gch_begin_mark();
 
-    AO_store(&gch_gc.mark_exclusive, (AO_t)c);
-    gc_trace_fn trace = (gc_trace_fn)AO_load_acquire(&gch_gc.trace_fn);
-    if (trace != NULL) {
-        // The roots hook runs inside one drain: its gc_mark calls push,
-        // and the drain then traces every root's graph in one go, with
-        // the prefetch ring working across roots (they are rarely near
-        // each other) instead of a drain entered and left per root.
-        struct mark_frame f = mark_drain_enter(c, true);
-        roots((void *)AO_load(&gch_gc.roots_ctx));
-        mark_drain_run(&c->work, trace);
-        mark_drain_leave(c, f);
-    } else {
-        struct mcache *view = gch_tls_mcache;
-        gch_tls_mcache = &gch_empty_mcache;
-        c->in_hook = true;
-        roots((void *)AO_load(&gch_gc.roots_ctx));
-        c->in_hook = false;
-        gch_tls_mcache = view;
+    if (roots != NULL) {
+        AO_store(&gch_gc.mark_exclusive, (AO_t)c);
+        mark_from_roots(c, roots, (void *)AO_load(&gch_gc.roots_ctx), true);
+        AO_store(&gch_gc.mark_exclusive, 0);
     }
-    AO_store(&gch_gc.mark_exclusive, 0);
 
     pthread_mutex_lock(&gch_gc.lock);
     uint64_t t1 = gch_nanotime();

@@ -103,7 +103,8 @@ struct mcache *gch_mcache_get(void)
     AO_store(&c->flushed_bytes, 0);
     for (int i = 0; i < GCH_NUM_SPAN_CLASSES; i++)
         c->partial[i] = NULL;
-    c->full = NULL;
+    for (int i = 0; i < GCH_NUM_SPAN_CLASSES; i++)
+        c->full[i] = NULL;
     c->live = true;
     c->tiny = 0;
     c->tiny_offset = 0;
@@ -193,8 +194,9 @@ static AO_t mcache_uncache(struct mcache *c, struct mspan *s)
     if (s->alloc_count == s->nelems && (uint32_t)AO_load(&s->sweepgen) == sg + 3) {
         // Full and swept this cycle: to the cache's full list ([C4]).
         AO_store_release(&s->sweepgen, (AO_t)sg);
-        s->next = c->full;
-        c->full = s;
+        unsigned slot = gch_mcache_slot(s->spanclass);
+        s->next = c->full[slot];
+        c->full[slot] = s;
         return refund;
     }
     gch_mcentral_uncache_span(&gch_central[s->spanclass], s);
@@ -213,27 +215,16 @@ void gch_mcache_release_all(struct mcache *c)
     }
     gch_atomic_add(&gch_stats.heap_live, -refund);
     uint32_t sg = (uint32_t)AO_load_acquire(&gch_mheap.sweepgen);
+    // One splice per class. A full list, newest first, goes in front of
+    // the mcentral's set: the order the spans would have had if each had
+    // gone there when it left the cache.
     for (unsigned i = 0; i < GCH_NUM_SPAN_CLASSES; i++) {
-        if (c->partial[i] != NULL) {
+        if (c->partial[i] != NULL || c->full[i] != NULL) {
             gch_mcentral_give_swept(&gch_central[gch_mcache_slot_spanclass(i)], sg, c->partial[i],
-                                    NULL);
+                                    c->full[i]);
             c->partial[i] = NULL;
+            c->full[i] = NULL;
         }
-    }
-    // Oldest first, so that each mcentral's full set ends newest first, as
-    // if each span had gone there when it left the cache.
-    struct mspan *oldest = NULL;
-    while (c->full != NULL) {
-        struct mspan *s = c->full;
-        c->full = s->next;
-        s->next = oldest;
-        oldest = s;
-    }
-    while (oldest != NULL) {
-        struct mspan *s = oldest;
-        oldest = s->next;
-        s->next = NULL;
-        gch_mcentral_give_swept(&gch_central[s->spanclass], sg, NULL, s);
     }
     for (int i = 0; i < GCH_NUM_SIZE_CLASSES; i++) {
         if (c->flushed_mallocs[i] != 0) {

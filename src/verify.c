@@ -180,14 +180,18 @@ bool gch_heap_verify(char *why, size_t whylen)
                                 s->nelems);
             }
         }
-        for (struct mspan *s = c->full; s != NULL && v.ok; s = s->next) {
-            placed++;
-            uint32_t ssg = (uint32_t)AO_load(&s->sweepgen);
-            if (ssg != v.sg || s->last_cache != c || s->alloc_count != s->nelems)
-                verify_fail(&v,
-                            "[C4] full list of a cache holds span %p of class %u, sweepgen %u "
-                            "(heap %u), %u/%u allocated",
-                            (void *)s->base, s->spanclass, ssg, v.sg, s->alloc_count, s->nelems);
+        for (unsigned i = 0; i < GCH_NUM_SPAN_CLASSES && v.ok; i++) {
+            for (struct mspan *s = c->full[i]; s != NULL && v.ok; s = s->next) {
+                placed++;
+                uint32_t ssg = (uint32_t)AO_load(&s->sweepgen);
+                if (s->spanclass != gch_mcache_slot_spanclass(i) || ssg != v.sg ||
+                    s->last_cache != c || s->alloc_count != s->nelems)
+                    verify_fail(&v,
+                                "[C4] full list %u of a cache holds span %p of class %u, "
+                                "sweepgen %u (heap %u), %u/%u allocated",
+                                i, (void *)s->base, s->spanclass, ssg, v.sg, s->alloc_count,
+                                s->nelems);
+            }
         }
         for (unsigned i = 0; i < GCH_DIRECT_SIZES && v.ok; i++) {
             unsigned cls = gch_size_to_class8[i + 1];

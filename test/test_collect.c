@@ -7,6 +7,7 @@
 // Test do not leak into another, and statistics start from zero.
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
 
 #include "util.h"
@@ -1448,4 +1449,101 @@ Test(collect, gc_mark_inside_a_drain_answers_as_outside_one)
         gc_collect(); // sweeps everything: the next fresh batch starts unswept
     }
     free(dtraced);
+}
+
+// ------------------------------------------------- gc_mark_roots
+
+// Parallel marking: four threads each mark from their own list with
+// gc_mark_roots at the same time; every fourth node of each list also
+// points into the next thread's list, so the graphs overlap. Then one
+// gc_collect, with no roots hook, ends the phase. Every node reachable
+// survives with its contents, is traced exactly once, and the garbage each
+// thread made is freed.
+enum { PM_THREADS = 4, PM_NODES = 20000 };
+
+struct pm_node {
+    struct pm_node *next;
+    struct pm_node *cross; // into another thread's list, or NULL
+    _Atomic int traced;
+    int owner;
+    uint64_t value;
+};
+
+static struct pm_node *pm_heads[PM_THREADS];
+static struct pm_node *pm_garbage[PM_THREADS];
+static pthread_barrier_t pm_barrier;
+
+static void pm_trace(void *obj, size_t size, void *ctx)
+{
+    (void)size, (void)ctx;
+    struct pm_node *n = obj;
+    atomic_fetch_add(&n->traced, 1);
+    gc_mark(n->next);
+    gc_mark(n->cross);
+}
+
+static void pm_roots(void *ctx)
+{
+    gc_mark(pm_heads[(intptr_t)ctx]);
+}
+
+static void *pm_marker(void *arg)
+{
+    intptr_t t = (intptr_t)arg;
+    pthread_barrier_wait(&pm_barrier); // all mark at once
+    gc_mark_roots(pm_roots, (void *)t);
+    return NULL;
+}
+
+Test(collect, gc_mark_roots_marks_in_parallel_and_gc_collect_ends_the_phase)
+{
+    gc_set_trace(pm_trace, NULL);
+    size_t n = scaled(PM_NODES, 500);
+    struct pm_node **all = calloc(PM_THREADS * n, sizeof *all);
+    cr_assert_not_null(all);
+    for (int t = 0; t < PM_THREADS; t++) {
+        struct pm_node *prev = NULL;
+        for (size_t i = 0; i < n; i++) {
+            struct pm_node *x = gc_alloc(sizeof *x, true);
+            CHECK(x != NULL, "gc_alloc");
+            x->owner = t;
+            x->value = (uint64_t)t << 32 | i;
+            all[t * n + i] = x;
+            if (prev == NULL)
+                pm_heads[t] = x;
+            else
+                prev->next = x;
+            prev = x;
+        }
+        pm_garbage[t] = gc_alloc(sizeof(struct pm_node), true);
+    }
+    for (int t = 0; t < PM_THREADS; t++) {
+        for (size_t i = 0; i < n; i += 4)
+            all[t * n + i]->cross = all[((t + 1) % PM_THREADS) * n + (i * 7) % n];
+    }
+    uint64_t gcs = get_stats().num_gc;
+    pthread_barrier_init(&pm_barrier, NULL, PM_THREADS);
+    pthread_t th[PM_THREADS];
+    for (intptr_t t = 0; t < PM_THREADS; t++)
+        cr_assert_eq(pthread_create(&th[t], NULL, pm_marker, (void *)t), 0);
+    for (int t = 0; t < PM_THREADS; t++)
+        pthread_join(th[t], NULL);
+    pthread_barrier_destroy(&pm_barrier);
+    gc_collect(); // no roots hook: ends the phase the threads began
+    CHECK_EQ(get_stats().num_gc, gcs + 1, "one cycle");
+    for (int t = 0; t < PM_THREADS; t++)
+        CHECK_PTR_EQ(gc_base(pm_garbage[t]), NULL, "thread %d's garbage survived", t);
+    for (int i = 0; i < 1000; i++)
+        memset(gc_alloc(sizeof(struct pm_node), true), 0xFF, sizeof(struct pm_node));
+    for (size_t k = 0; k < PM_THREADS * n; k++) {
+        struct pm_node *x = all[k];
+        CHECK_PTR_EQ(gc_base(x), x, "node %zu was freed", k);
+        CHECK_EQ(x->value, (uint64_t)(k / n) << 32 | (k % n), "node %zu was overwritten", k);
+        CHECK_EQ(atomic_load(&x->traced), 1, "node %zu traced %d times", k,
+                 atomic_load(&x->traced));
+    }
+    gc_mark_roots(NULL, NULL); // does nothing
+    gc_sweep();
+    CHECK_EQ(get_stats().num_gc, gcs + 2, "gc_sweep ended an empty phase");
+    free(all);
 }

@@ -568,16 +568,16 @@ Test(internal, partly_free_spans_go_back_to_the_thread_that_filled_them)
     struct mcache *owner = c4_spans[0]->last_cache;
     cr_assert_not_null(owner);
     cr_assert_neq(owner, gch_tls_owner);
+    unsigned slot = gch_mcache_slot(c4_spans[0]->spanclass);
     int full = 0;
-    for (struct mspan *s = owner->full; s != NULL; s = s->next) {
+    for (struct mspan *s = owner->full[slot]; s != NULL; s = s->next) {
         cr_assert(c4_thread_span(s) && s->alloc_count == s->nelems);
         full++;
     }
     cr_assert_geq(full, 1, "the spans the thread filled up are not on its full list");
     gc_collect();
-    cr_assert_null(owner->full, "the collection did not take the full list back");
+    cr_assert_null(owner->full[slot], "the collection did not take the full list back");
     verify_or_fail("after the collection");
-    unsigned slot = gch_mcache_slot(c4_spans[0]->spanclass);
     int held = 0;
     for (struct mspan *s = owner->partial[slot]; s != NULL; s = s->next) {
         cr_assert(c4_thread_span(s), "a span the thread did not fill is in its partial set");
