@@ -6,6 +6,8 @@
 //                                      mark words (gc_mark must know whether
 //                                      it set the bit, which AO_or cannot say)
 //   AO_fetch_and_add                   shared statistics on slow paths only
+//   AO_int_fetch_compare_and_swap_acquire, AO_int_fetch_and_sub1_release
+//                                      gcheap's mutex (internal.h, lock.c)
 // See malloc.c for the overview.
 #ifndef GCHEAP_ATOMIC_H
 #define GCHEAP_ATOMIC_H
@@ -30,6 +32,21 @@ static inline bool gch_atomic_set_bits(volatile AO_t *word, AO_t mask)
             return true;
         old = seen;
     }
+}
+
+// Tells the CPU that the thread is spinning on a lock word (x86 PAUSE,
+// Arm YIELD): the other hyperthread of the core gets the pipeline, and the
+// loop does not flood the memory system with loads. Elsewhere only a
+// compiler barrier, so that the word is read again.
+static inline void gch_spin_pause(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+    __asm__ __volatile__("yield" ::: "memory");
+#else
+    AO_compiler_barrier();
+#endif
 }
 
 // Adds delta (two's complement for subtraction) to a shared statistic.

@@ -22,7 +22,20 @@
 // alloc bits and moves their arena to `next` (gch_gcbits_keep), where a
 // fresh bitmap would have been.
 //
-// Locking: gcbits.lock, a leaf lock (nothing is called with it held).
+// New spans take their two bitmaps from a span run: a few KiB carved from
+// `next` at once, then bump-allocated under mheap.lock, which the maker of
+// every span holds anyway, without gcbits.lock (a span used to cost two
+// gcbits lock sections; with two threads, that lock's cache line and the
+// arena's moved between CPUs at every span).
+//   [B2] span_cur <= span_end; [span_cur, span_end) is zeroed and lies in
+//        one arena of `next`, or span_cur == span_end == NULL. Rotation
+//        takes mheap.lock and empties the run, so a span made under
+//        mheap.lock always gets bitmaps from `next`, as [B1] needs.
+//
+// Locking: gcbits.lock (a struct gch_mutex) protects the epoch lists; it is
+// a leaf (nothing that takes a lock is called with it held). The span run
+// is protected by mheap.lock, which is above it in the lock order: a run
+// is refilled, and epochs are rotated, with both held.
 #include "internal.h"
 
 #include <string.h>
@@ -31,20 +44,30 @@
 
 struct gcbits_arena {
     struct gcbits_arena *next; // link within an epoch or the free list
-    size_t used;               // bytes of bits handed out
+    size_t used;               // words of bits handed out
     AO_t bits[];
 };
 
 #define GCBITS_ARENA_WORDS \
     ((GCBITS_ARENA_BYTES - offsetof(struct gcbits_arena, bits)) / sizeof(AO_t))
 
+// Words carved from `next` for the span run at a time: 16 to 64 spans'
+// bitmaps (2 x 1 to 16 words each), at most 8 KiB unused at a rotation.
+#define GCBITS_SPAN_RUN_WORDS 1024
+
 static struct {
-    pthread_mutex_t lock;
+    struct gch_mutex lock;
     struct gcbits_arena *free, *next, *current, *previous; // protected by lock
+    AO_t *span_cur, *span_end;                             // see [B2]; protected by mheap.lock
 } gcbits = {.lock = GCH_MUTEX_INITIALIZER};
 
+_Static_assert(GCBITS_SPAN_RUN_WORDS <= GCBITS_ARENA_WORDS, "a span run fits an arena");
+
+// Puts a zeroed arena at the head of `next`, recycled or new. Caller must
+// hold gcbits.lock. Returns NULL if memory is exhausted.
 static struct gcbits_arena *gcbits_new_arena(void)
 {
+    GCH_ASSERT2(gch_mutex_held(&gcbits.lock));
     struct gcbits_arena *a = gcbits.free;
     if (a != NULL) {
         gcbits.free = a->next;
@@ -61,21 +84,70 @@ static struct gcbits_arena *gcbits_new_arena(void)
     return a;
 }
 
+// Bump-allocates `words` zeroed words from the `next` epoch. Caller must
+// hold gcbits.lock. Returns NULL if memory is exhausted.
+static inline AO_t *gcbits_alloc_locked(size_t words)
+{
+    GCH_ASSERT2(gch_mutex_held(&gcbits.lock));
+    GCH_ASSERT1(words <= GCBITS_ARENA_WORDS);
+    struct gcbits_arena *a = gcbits.next;
+    if (a == NULL || a->used + words > GCBITS_ARENA_WORDS) {
+        a = gcbits_new_arena();
+        if (a == NULL)
+            return NULL;
+    }
+    AO_t *bits = &a->bits[a->used];
+    a->used += words;
+    return bits;
+}
+
 AO_t *gch_gcbits_new(uint32_t nbits)
 {
     size_t words = gch_bitmap_words(nbits == 0 ? 1 : nbits);
-    GCH_ASSERT1(words <= GCBITS_ARENA_WORDS);
-    pthread_mutex_lock(&gcbits.lock);
-    struct gcbits_arena *a = gcbits.next;
-    if (a == NULL || a->used + words > GCBITS_ARENA_WORDS)
-        a = gcbits_new_arena();
-    AO_t *bits = NULL;
-    if (a != NULL) {
-        bits = &a->bits[a->used];
-        a->used += words;
-    }
-    pthread_mutex_unlock(&gcbits.lock);
+    gch_mutex_lock(&gcbits.lock);
+    AO_t *bits = gcbits_alloc_locked(words);
+    gch_mutex_unlock(&gcbits.lock);
     return bits;
+}
+
+// Refills the span run ([B2]) with at least `need` words. Caller must hold
+// mheap.lock. Returns the run's start, or NULL if memory is exhausted.
+static GCH_NOINLINE AO_t *gcbits_span_refill(size_t need)
+{
+    size_t n = need > GCBITS_SPAN_RUN_WORDS ? need : GCBITS_SPAN_RUN_WORDS;
+    gch_mutex_lock(&gcbits.lock);
+    AO_t *run = gcbits_alloc_locked(n);
+    if (run == NULL && n > need) {
+        // No new arena: the current one may still hold what this span needs.
+        n = need;
+        run = gcbits_alloc_locked(n);
+    }
+    gch_mutex_unlock(&gcbits.lock);
+    if (run != NULL) {
+        gcbits.span_cur = run;
+        gcbits.span_end = run + n;
+    }
+    return run;
+}
+
+bool gch_gcbits_new_pair(uint32_t nbits, AO_t **alloc_bits, AO_t **mark_bits)
+{
+    GCH_ASSERT2(gch_mutex_held(&gch_mheap.lock));
+    // One run of twice the words, for a new span's two bitmaps. They share
+    // an arena, hence an epoch, which [B1] allows (both belong in `next`).
+    size_t words = gch_bitmap_words(nbits == 0 ? 1 : nbits);
+    AO_t *bits = gcbits.span_cur;
+    if (GCH_UNLIKELY((size_t)(gcbits.span_end - bits) < 2 * words)) {
+        bits = gcbits_span_refill(2 * words);
+        if (bits == NULL) {
+            *alloc_bits = *mark_bits = NULL;
+            return false;
+        }
+    }
+    gcbits.span_cur = bits + 2 * words;
+    *alloc_bits = bits;
+    *mark_bits = bits + words;
+    return true;
 }
 
 // Unlinks the arena holding bits from *list; returns it, or NULL.
@@ -93,7 +165,7 @@ static struct gcbits_arena *gcbits_unlink(struct gcbits_arena **list, const AO_t
 
 void gch_gcbits_keep(const AO_t *bits)
 {
-    pthread_mutex_lock(&gcbits.lock);
+    gch_mutex_lock(&gcbits.lock);
     struct gcbits_arena *a = gcbits_unlink(&gcbits.previous, bits);
     if (a == NULL)
         a = gcbits_unlink(&gcbits.current, bits);
@@ -108,12 +180,16 @@ void gch_gcbits_keep(const AO_t *bits)
             gcbits.next = a;
         }
     }
-    pthread_mutex_unlock(&gcbits.lock);
+    gch_mutex_unlock(&gcbits.lock);
 }
 
 void gch_gcbits_rotate(void)
 {
-    pthread_mutex_lock(&gcbits.lock);
+    // mheap.lock first (the lock order): no span is being made meanwhile,
+    // and the span run, which is about to leave `next`, can be dropped.
+    gch_mutex_lock(&gch_mheap.lock);
+    gch_mutex_lock(&gcbits.lock);
+    gcbits.span_cur = gcbits.span_end = NULL;
     struct gcbits_arena *a = gcbits.previous;
     while (a != NULL) {
         struct gcbits_arena *n = a->next;
@@ -124,7 +200,8 @@ void gch_gcbits_rotate(void)
     gcbits.previous = gcbits.current;
     gcbits.current = gcbits.next;
     gcbits.next = NULL;
-    pthread_mutex_unlock(&gcbits.lock);
+    gch_mutex_unlock(&gcbits.lock);
+    gch_mutex_unlock(&gch_mheap.lock);
 }
 
 static bool gcbits_in_list(const struct gcbits_arena *a, const AO_t *bits)
@@ -138,9 +215,9 @@ static bool gcbits_in_list(const struct gcbits_arena *a, const AO_t *bits)
 
 bool gch_gcbits_live(const AO_t *bits)
 {
-    pthread_mutex_lock(&gcbits.lock);
+    gch_mutex_lock(&gcbits.lock);
     bool live = gcbits_in_list(gcbits.next, bits) || gcbits_in_list(gcbits.current, bits) ||
                 gcbits_in_list(gcbits.previous, bits);
-    pthread_mutex_unlock(&gcbits.lock);
+    gch_mutex_unlock(&gcbits.lock);
     return live;
 }

@@ -39,18 +39,6 @@
 #include "pagealloc.h"
 #include "sizeclasses.h"
 
-// The heap's short critical sections (a span set push or pop, a page-cache
-// hit) take glibc's adaptive mutexes where available: a contended lock
-// spins briefly before sleeping, which on a VM saves a futex call and its
-// wake-up IPI per collision (alloc T=2: 0.45 -> 0.15 s of system time).
-#ifdef PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
-#define GCH_MUTEX_INITIALIZER PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
-#define GCH_MUTEX_TYPE        PTHREAD_MUTEX_ADAPTIVE_NP
-#else
-#define GCH_MUTEX_INITIALIZER PTHREAD_MUTEX_INITIALIZER
-#define GCH_MUTEX_TYPE        PTHREAD_MUTEX_DEFAULT
-#endif
-
 // ------------------------------------------------------------ configuration
 // GCH_DEBUG: 0 release; 1 cheap asserts; 2 internal asserts; 3 O(n) checks
 // (heap verifier after every sweep). Always defined by the build.
@@ -109,6 +97,68 @@ static inline unsigned gch_spanclass_sizeclass(uint8_t spc)
 static inline bool gch_spanclass_noscan(uint8_t spc)
 {
     return spc & 1;
+}
+
+// ------------------------------------------------------------------ lock.c
+
+// gcheap's mutex, for the heap's short critical sections: mheap.lock, the
+// mcentral locks and the gcbits lock (gch_gc.lock stays a pthread mutex: it
+// is held across collections). One 32-bit word, Drepper's mutex 3 ("Futexes
+// Are Tricky"): lock is one CAS 0 -> 1, unlock one atomic decrement, both
+// inline; a contended lock goes out of line to lock.c, which spins briefly,
+// then sleeps on the word (a futex, or os.c's stand-in without one). A glibc
+// mutex call costs ~30 instructions through the PLT, and a span refill took
+// five lock sections (~320 of its ~1,000 instructions).
+//
+//   [L1] key == 0: free; 1: held, no thread asleep on it; 2: held, and a
+//        thread may be asleep on it, so unlock must wake one
+//   [L2] owner == the holder's gch_mutex_self() while held, else 0; kept
+//        at GCH_DEBUG >= 2 only (0 in other builds)
+// Ordering: the CAS that takes the lock is acquire, the decrement or store
+// that frees it release, so each critical section happens-before the next
+// one, through the atomics (which TSan sees).
+struct gch_mutex {
+    unsigned key; // atomic; see [L1]
+    AO_t owner;   // atomic (relaxed); see [L2]
+};
+_Static_assert(sizeof(unsigned) == 4, "a futex word is 32 bits");
+#define GCH_MUTEX_INITIALIZER \
+    {                         \
+        .key = 0, .owner = 0  \
+    }
+
+// The contended halves of gch_mutex_lock and gch_mutex_unlock (old: the
+// word before the decrement).
+void gch_mutex_lock_slow(struct gch_mutex *m);
+void gch_mutex_unlock_slow(struct gch_mutex *m, unsigned old);
+// [L2] bookkeeping; aborts on a lock taken twice or freed by a non-holder.
+void gch_mutex_debug_acquired(struct gch_mutex *m);
+void gch_mutex_debug_releasing(struct gch_mutex *m);
+// Is m held: by this thread at GCH_DEBUG >= 2 ([L2]), by any thread
+// otherwise? For assertions of "Caller must hold ...".
+bool gch_mutex_held(struct gch_mutex *m);
+
+static inline void gch_mutex_init(struct gch_mutex *m)
+{
+    AO_int_store(&m->key, 0);
+    AO_store(&m->owner, 0);
+}
+
+static inline void gch_mutex_lock(struct gch_mutex *m)
+{
+    if (GCH_UNLIKELY(AO_int_fetch_compare_and_swap_acquire(&m->key, 0, 1) != 0))
+        gch_mutex_lock_slow(m);
+    if (GCH_DEBUG >= 2)
+        gch_mutex_debug_acquired(m);
+}
+
+static inline void gch_mutex_unlock(struct gch_mutex *m)
+{
+    if (GCH_DEBUG >= 2)
+        gch_mutex_debug_releasing(m);
+    unsigned old = AO_int_fetch_and_sub1_release(&m->key);
+    if (GCH_UNLIKELY(old != 1))
+        gch_mutex_unlock_slow(m, old);
 }
 
 // ------------------------------------------------------ memory checkers
@@ -412,8 +462,13 @@ static inline uintptr_t gch_span_take(struct mspan *s)
 // Returns a zeroed bitmap of nbits bits (whole 64-bit words) from the
 // current allocation epoch, or NULL if memory is exhausted.
 AO_t *gch_gcbits_new(uint32_t nbits);
+// Both bitmaps of a new span: zeroed, nbits bits each, from the current
+// allocation epoch, usually without a lock of its own. Caller must hold
+// mheap.lock. Returns false (both NULL) if memory is exhausted.
+bool gch_gcbits_new_pair(uint32_t nbits, AO_t **alloc_bits, AO_t **mark_bits);
 // Called when every span has been swept and before marking begins: frees
 // the epoch that held the alloc bits replaced by the sweep before last.
+// Takes mheap.lock: caller must hold no heap lock.
 void gch_gcbits_rotate(void);
 // A sweep could not get a fresh bitmap and reused the span's old alloc
 // bits as its mark bits: their arena moves to the newest epoch, so it lives
@@ -435,7 +490,7 @@ struct heap_arena {
 };
 
 struct mheap {
-    pthread_mutex_t lock;
+    struct gch_mutex lock;    // one section per span made (see mheap.c)
     struct page_alloc pages;  // protected by lock
     struct page_cache pcache; // in front of pages; protected by lock
     // Arena map: l1[i] -> AO_t[1 << L2_BITS] of struct heap_arena *.
@@ -443,7 +498,8 @@ struct mheap {
     AO_t arenas_l1[1 << GCH_ARENA_L1_BITS];
     struct heap_arena **all_arenas;     // protected by lock
     size_t narenas, arenas_cap;         // protected by lock
-    uintptr_t cur_arena, cur_arena_end; // reserved, not yet committed
+    uintptr_t cur_arena, cur_arena_end; // reserved, not yet committed; protected
+                                        // by lock
     struct mspan *span_free;            // free span structs; protected by lock
     AO_t sweepgen;                      // atomic; advanced by 2 in gc_sweep (STW)
     AO_t limit;                         // atomic: heap_sys cap (gc_set_limit)
@@ -497,12 +553,15 @@ void gch_mheap_for_each_span(void (*fn)(struct mspan *s, void *ctx), void *ctx);
 
 // One per span class: spans with free slots (partial) and without (full),
 // each in a swept and an unswept half selected by sweepgen (see sweep.c).
+// One cache line each: lock and sets are used together, and a refill of
+// one class does not disturb another's.
 struct mcentral {
-    pthread_mutex_t lock;
-    uint8_t spanclass; // immutable
-    AO_t partial[2];   // struct mspan *; written under lock (AO_store), and
-    AO_t full[2];      // read without it only to skip an empty set
+    struct gch_mutex lock; // taken for every set push and pop
+    uint8_t spanclass;     // immutable
+    AO_t partial[2];       // struct mspan *; written under lock (AO_store),
+    AO_t full[2];          // read without it only to skip an empty set
 } __attribute__((aligned(64)));
+_Static_assert(sizeof(struct mcentral) == 64, "one cache line per mcentral");
 
 extern struct mcentral gch_central[GCH_NUM_SPAN_CLASSES];
 

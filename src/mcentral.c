@@ -15,12 +15,13 @@
 // sweep that finds a full span is wasted work), moving them to full swept;
 // else a fresh span from mheap.
 //
-// The sets are singly-linked stacks under one mutex per mcentral. Go uses
+// The sets are singly-linked stacks under one mutex per mcentral (a struct
+// gch_mutex: one CAS to lock, one atomic decrement to unlock). Go uses
 // lock-free span sets; a mutex held for a push or a pop is as fast when
 // uncontended, and the sets are touched only on mcache refills (once per
 // span's worth of objects) and by sweepers. An empty set is recognised
-// without the lock, so a refill that has to grow the heap does not lock
-// each of the sets it finds empty.
+// inline and without the lock, so a refill that has to grow the heap does
+// not lock each of the sets it finds empty.
 //
 // Locking: mcentral.lock protects the four sets. It is never held while
 // sweeping or calling mheap, so the lock order (internal.h) is kept.
@@ -30,14 +31,10 @@ struct mcentral gch_central[GCH_NUM_SPAN_CLASSES];
 
 void gch_mcentral_init(void)
 {
-    pthread_mutexattr_t attr;
-    pthread_mutexattr_init(&attr);
-    pthread_mutexattr_settype(&attr, GCH_MUTEX_TYPE);
     for (int i = 0; i < GCH_NUM_SPAN_CLASSES; i++) {
-        pthread_mutex_init(&gch_central[i].lock, &attr);
+        gch_mutex_init(&gch_central[i].lock);
         gch_central[i].spanclass = (uint8_t)i;
     }
-    pthread_mutexattr_destroy(&attr);
 }
 
 static inline unsigned swept_index(uint32_t sg)
@@ -49,43 +46,70 @@ static inline unsigned unswept_index(uint32_t sg)
     return 1 - swept_index(sg);
 }
 
-// Pops a span from a set, or returns NULL. An empty set is seen without
-// taking the lock (a push racing with the peek is as if it came later).
-static struct mspan *mcentral_pop(struct mcentral *c, AO_t *set)
+// Pops a span from a set, or returns NULL. Caller must hold c->lock.
+static inline struct mspan *mcentral_pop_locked(struct mcentral *c, AO_t *set)
 {
-    if (AO_load(set) == 0)
-        return NULL;
-    pthread_mutex_lock(&c->lock);
+    GCH_ASSERT2(gch_mutex_held(&c->lock));
+    (void)c; // unused when assertions are off
     struct mspan *s = (struct mspan *)AO_load(set);
     if (s != NULL) {
         AO_store(set, (AO_t)s->next);
         s->next = NULL;
     }
-    pthread_mutex_unlock(&c->lock);
     return s;
+}
+
+// Pushes s on a set. Caller must hold c->lock.
+static inline void mcentral_push_locked(struct mcentral *c, AO_t *set, struct mspan *s)
+{
+    GCH_ASSERT2(gch_mutex_held(&c->lock));
+    (void)c; // unused when assertions are off
+    s->next = (struct mspan *)AO_load(set);
+    AO_store(set, (AO_t)s);
+}
+
+static GCH_NOINLINE struct mspan *mcentral_pop_slow(struct mcentral *c, AO_t *set)
+{
+    gch_mutex_lock(&c->lock);
+    struct mspan *s = mcentral_pop_locked(c, set);
+    gch_mutex_unlock(&c->lock);
+    return s;
+}
+
+// Pops a span from a set, or returns NULL. An empty set is seen inline and
+// without the lock (a push racing with the peek is as if it came later).
+static inline struct mspan *mcentral_pop(struct mcentral *c, AO_t *set)
+{
+    if (AO_load(set) == 0)
+        return NULL;
+    return mcentral_pop_slow(c, set);
 }
 
 static void mcentral_push(struct mcentral *c, AO_t *set, struct mspan *s)
 {
-    pthread_mutex_lock(&c->lock);
-    s->next = (struct mspan *)AO_load(set);
-    AO_store(set, (AO_t)s);
-    pthread_mutex_unlock(&c->lock);
+    gch_mutex_lock(&c->lock);
+    mcentral_push_locked(c, set, s);
+    gch_mutex_unlock(&c->lock);
+}
+
+// The set a swept span with alloc_count objects belongs in.
+static inline AO_t *mcentral_swept_set(struct mcentral *c, struct mspan *s, uint32_t sg)
+{
+    return s->alloc_count < s->nelems ? &c->partial[swept_index(sg)] : &c->full[swept_index(sg)];
 }
 
 void gch_mcentral_push_swept(struct mcentral *c, struct mspan *s)
 {
     uint32_t sg = (uint32_t)AO_load(&gch_mheap.sweepgen);
     GCH_ASSERT2((uint32_t)AO_load(&s->sweepgen) == sg);
-    if (s->alloc_count < s->nelems)
-        mcentral_push(c, &c->partial[swept_index(sg)], s);
-    else
-        mcentral_push(c, &c->full[swept_index(sg)], s);
+    mcentral_push(c, mcentral_swept_set(c, s, sg), s);
 }
 
 // Puts list (linked by next) in front of set. Caller must hold c->lock.
-static void mcentral_splice(AO_t *set, struct mspan *list)
+static void mcentral_splice(struct mcentral *c, AO_t *set, struct mspan *list)
 {
+    GCH_ASSERT2(gch_mutex_held(&c->lock));
+    (void)c; // unused when assertions are off
     if (list == NULL)
         return;
     struct mspan *tail = list;
@@ -100,13 +124,13 @@ struct mspan *gch_mcentral_take_unswept(struct mcentral *c, uint32_t sg)
     AO_t *partial = &c->partial[unswept_index(sg)], *full = &c->full[unswept_index(sg)];
     if (AO_load(partial) == 0 && AO_load(full) == 0)
         return NULL;
-    pthread_mutex_lock(&c->lock);
+    gch_mutex_lock(&c->lock);
     AO_t list = 0;
-    mcentral_splice(&list, (struct mspan *)AO_load(full));
-    mcentral_splice(&list, (struct mspan *)AO_load(partial));
+    mcentral_splice(c, &list, (struct mspan *)AO_load(full));
+    mcentral_splice(c, &list, (struct mspan *)AO_load(partial));
     AO_store(partial, 0);
     AO_store(full, 0);
-    pthread_mutex_unlock(&c->lock);
+    gch_mutex_unlock(&c->lock);
     return (struct mspan *)list;
 }
 
@@ -115,10 +139,10 @@ void gch_mcentral_give_swept(struct mcentral *c, uint32_t sg, struct mspan *part
 {
     if (partial == NULL && full == NULL)
         return;
-    pthread_mutex_lock(&c->lock);
-    mcentral_splice(&c->partial[swept_index(sg)], partial);
-    mcentral_splice(&c->full[swept_index(sg)], full);
-    pthread_mutex_unlock(&c->lock);
+    gch_mutex_lock(&c->lock);
+    mcentral_splice(c, &c->partial[swept_index(sg)], partial);
+    mcentral_splice(c, &c->full[swept_index(sg)], full);
+    gch_mutex_unlock(&c->lock);
 }
 
 struct mspan *gch_mcentral_pop_unswept(struct mcentral *c, uint32_t sg)
@@ -142,14 +166,11 @@ static struct mspan *mcentral_have_span(struct mspan *s, uint32_t sg)
 // growing (Go's spanBudget).
 #define SPAN_BUDGET 100
 
-struct mspan *gch_mcentral_cache_span(struct mcentral *c)
+// cacheSpan past the swept partial set: unswept partial spans, then
+// unswept full ones, then a fresh span.
+static GCH_NOINLINE struct mspan *mcentral_cache_slow(struct mcentral *c, uint32_t sg)
 {
-    uint32_t sg = (uint32_t)AO_load_acquire(&gch_mheap.sweepgen);
-    struct mspan *s = mcentral_pop(c, &c->partial[swept_index(sg)]);
-    if (s != NULL)
-        return mcentral_have_span(s, sg);
-
-    int budget = SPAN_BUDGET;
+    struct mspan *s;
     // Unswept partial spans: sweeping one keeps at least its free slots.
     while ((s = mcentral_pop(c, &c->partial[unswept_index(sg)])) != NULL) {
         if (gch_sweep_try_acquire(s, sg)) {
@@ -160,7 +181,7 @@ struct mspan *gch_mcentral_cache_span(struct mcentral *c)
         // safe and leave it to them.
     }
     // Unswept full spans: sweeping may free some slots.
-    for (; budget > 0; budget--) {
+    for (int budget = SPAN_BUDGET; budget > 0; budget--) {
         s = mcentral_pop(c, &c->full[unswept_index(sg)]);
         if (s == NULL)
             break;
@@ -179,6 +200,15 @@ struct mspan *gch_mcentral_cache_span(struct mcentral *c)
     if (s == NULL)
         return NULL;
     return mcentral_have_span(s, (uint32_t)AO_load_acquire(&gch_mheap.sweepgen));
+}
+
+struct mspan *gch_mcentral_cache_span(struct mcentral *c)
+{
+    uint32_t sg = (uint32_t)AO_load_acquire(&gch_mheap.sweepgen);
+    struct mspan *s = mcentral_pop(c, &c->partial[swept_index(sg)]);
+    if (s != NULL)
+        return mcentral_have_span(s, sg);
+    return mcentral_cache_slow(c, sg);
 }
 
 void gch_mcentral_uncache_span(struct mcentral *c, struct mspan *s)

@@ -23,10 +23,17 @@
 // offset below which pages have been used at least once; a span entirely
 // above it needs no clearing (span.needzero = false).
 //
-// Locking: mheap.lock protects the page allocator, the page cache, the span
-// free list and the arena list. Span map entries and arena map entries are
-// written with release stores under the lock and read lock-free with
-// acquire loads.
+// Locking: mheap.lock (a struct gch_mutex, see internal.h) protects the page
+// allocator, the page cache, the span free list and the arena list. Span
+// map entries and arena map entries are written with release stores under
+// the lock and read lock-free with acquire loads. A span is made in one
+// lock section when the page cache has its pages (the common case): pages,
+// both bitmaps (from gcbits.c's span run, which mheap.lock protects), the
+// span struct and the page map. That was two mheap and two gcbits lock
+// sections before, 4 of the 5 lock round trips of a span refill. Only when
+// sweeping or growing must come first is the lock dropped, since sweeping
+// takes mcentral locks (above mheap.lock in the lock order) and a
+// collection takes gch_gc.lock.
 #include "internal.h"
 
 #include <errno.h>
@@ -38,8 +45,11 @@ struct mheap gch_mheap = {.lock = GCH_MUTEX_INITIALIZER, .limit = (AO_t)SIZE_MAX
 // span pointer read from the map is always safe to dereference.
 #define SPAN_SLAB_BYTES ((size_t)64 << 10)
 
+// Takes a span struct from the free list, refilling it from a new slab.
+// Caller must hold mheap.lock. Returns NULL if no slab can be mapped.
 static struct mspan *mheap_new_span_struct(void)
 {
+    GCH_ASSERT2(gch_mutex_held(&gch_mheap.lock));
     struct mheap *h = &gch_mheap;
     if (h->span_free == NULL) {
         struct mspan *slab = gch_os_alloc(SPAN_SLAB_BYTES);
@@ -72,6 +82,7 @@ static inline size_t arena_l2_index(uintptr_t a)
 // hold mheap.lock.
 static void mheap_set_spans(uintptr_t base, size_t npages, struct mspan *s)
 {
+    GCH_ASSERT2(gch_mutex_held(&gch_mheap.lock));
     for (size_t i = 0; i < npages; i++) {
         uintptr_t p = base + (i << GCH_PAGE_SHIFT);
         struct heap_arena *ha = arena_of(p);
@@ -88,6 +99,7 @@ static void mheap_set_spans(uintptr_t base, size_t npages, struct mspan *s)
 // cannot be mapped.
 static bool mheap_register_arenas(uintptr_t base, size_t size)
 {
+    GCH_ASSERT2(gch_mutex_held(&gch_mheap.lock));
     struct mheap *h = &gch_mheap;
     size_t n = size >> GCH_ARENA_SHIFT;
     if (h->narenas + n > h->arenas_cap) {
@@ -155,6 +167,7 @@ static uintptr_t mheap_chunk_round(size_t npages)
 // must hold mheap.lock. Returns false with errno = ENOMEM on failure.
 static bool mheap_grow(size_t npages)
 {
+    GCH_ASSERT2(gch_mutex_held(&gch_mheap.lock));
     struct mheap *h = &gch_mheap;
     if (npages > (GCH_MAX_ALLOC >> GCH_PAGE_SHIFT)) {
         errno = ENOMEM;
@@ -199,6 +212,7 @@ static bool mheap_grow(size_t npages)
 // zeroed_base past the range. Caller must hold mheap.lock.
 static bool mheap_alloc_needs_zero(uintptr_t base, size_t npages)
 {
+    GCH_ASSERT2(gch_mutex_held(&gch_mheap.lock));
     bool dirty = false;
     uintptr_t end = base + ((uintptr_t)npages << GCH_PAGE_SHIFT);
     for (uintptr_t p = base; p < end;) {
@@ -219,6 +233,7 @@ static bool mheap_alloc_needs_zero(uintptr_t base, size_t npages)
 // Caller must hold mheap.lock. Returns 0 with errno = ENOMEM on failure.
 static uintptr_t mheap_alloc_pages_locked(size_t npages)
 {
+    GCH_ASSERT2(gch_mutex_held(&gch_mheap.lock));
     struct mheap *h = &gch_mheap;
     uintptr_t base = gch_pagecache_alloc(&h->pcache, &h->pages, npages);
     if (base == 0) {
@@ -231,36 +246,50 @@ static uintptr_t mheap_alloc_pages_locked(size_t npages)
     return base;
 }
 
-static uintptr_t mheap_alloc_pages(size_t npages)
+// The miss path of mheap_alloc_pages_lock. Returns the base with mheap.lock
+// held, or 0 with errno = ENOMEM and the lock not held.
+static GCH_NOINLINE uintptr_t mheap_alloc_pages_slow(size_t npages)
 {
     struct mheap *h = &gch_mheap;
-    pthread_mutex_lock(&h->lock);
-    uintptr_t base = gch_pagecache_alloc(&h->pcache, &h->pages, npages);
-    pthread_mutex_unlock(&h->lock);
-    if (base != 0)
-        return base;
+    uintptr_t base;
     // Before asking the OS, sweep: unswept garbage may free whole spans.
     // Each sweep_one may return pages to the heap, so retry after each.
     while (gch_sweep_one()) {
-        pthread_mutex_lock(&h->lock);
+        gch_mutex_lock(&h->lock);
         base = gch_pagecache_alloc(&h->pcache, &h->pages, npages);
-        pthread_mutex_unlock(&h->lock);
         if (base != 0)
             return base;
+        gch_mutex_unlock(&h->lock);
     }
     // At the memory limit, a collection may make room (Go collects when
     // the limit is near, too).
     if (!mheap_within_limit(mheap_chunk_round(npages)) && gch_collect_for_limit()) {
-        pthread_mutex_lock(&h->lock);
+        gch_mutex_lock(&h->lock);
         base = gch_pagecache_alloc(&h->pcache, &h->pages, npages);
-        pthread_mutex_unlock(&h->lock);
         if (base != 0)
             return base;
+        gch_mutex_unlock(&h->lock);
     }
-    pthread_mutex_lock(&h->lock);
+    gch_mutex_lock(&h->lock);
     base = mheap_alloc_pages_locked(npages);
-    pthread_mutex_unlock(&h->lock);
+    if (base == 0)
+        gch_mutex_unlock(&h->lock);
     return base;
+}
+
+// Takes npages for a new span: from the page cache, else after sweeping,
+// else by growing the heap. Returns the base with mheap.lock held, so that
+// the caller makes the span in the same lock section; or 0 with errno =
+// ENOMEM and the lock not held. Caller must hold no heap lock.
+static inline uintptr_t mheap_alloc_pages_lock(size_t npages)
+{
+    struct mheap *h = &gch_mheap;
+    gch_mutex_lock(&h->lock);
+    uintptr_t base = gch_pagecache_alloc(&h->pcache, &h->pages, npages);
+    if (GCH_LIKELY(base != 0))
+        return base;
+    gch_mutex_unlock(&h->lock);
+    return mheap_alloc_pages_slow(npages);
 }
 
 size_t gc_set_limit(size_t bytes)
@@ -288,22 +317,23 @@ struct mspan *gch_mheap_alloc(size_t npages, uint8_t spc)
     }
     // Pages first: getting them may collect (at the memory limit), which
     // rotates the bitmap epochs; bitmaps taken before that could belong to
-    // an epoch about to be recycled.
-    uintptr_t base = mheap_alloc_pages(npages);
+    // an epoch about to be recycled (rotation also takes mheap.lock, see
+    // gcbits.c [B2]). The common case is one lock section: pages, bitmaps,
+    // span struct and page map.
+    uintptr_t base = mheap_alloc_pages_lock(npages);
     if (base == 0)
         return NULL;
-    AO_t *alloc_bits = gch_gcbits_new(nelems);
-    AO_t *mark_bits = alloc_bits != NULL ? gch_gcbits_new(nelems) : NULL;
-
-    pthread_mutex_lock(&h->lock);
     size_t scavenged = gch_pagealloc_take_scavenged(&h->pages);
     if (scavenged != 0)
         gch_atomic_add(&gch_stats.heap_released, -(AO_t)(scavenged << GCH_PAGE_SHIFT));
-    struct mspan *s = alloc_bits != NULL && mark_bits != NULL ? mheap_new_span_struct() : NULL;
+    AO_t *alloc_bits, *mark_bits;
+    struct mspan *s = NULL;
+    if (gch_gcbits_new_pair(nelems, &alloc_bits, &mark_bits))
+        s = mheap_new_span_struct();
     if (s == NULL) {
         // Abandoned bitmaps are recycled with their epoch.
         gch_pagealloc_free(&h->pages, base, npages);
-        pthread_mutex_unlock(&h->lock);
+        gch_mutex_unlock(&h->lock);
         errno = ENOMEM;
         return NULL;
     }
@@ -324,7 +354,7 @@ struct mspan *gch_mheap_alloc(size_t npages, uint8_t spc)
     AO_store(&s->sweepgen, AO_load(&h->sweepgen));
     s->state = MSPAN_IN_USE;
     mheap_set_spans(base, npages, s); // publishes s (release stores)
-    pthread_mutex_unlock(&h->lock);
+    gch_mutex_unlock(&h->lock);
     gch_check_noaccess(base, npages << GCH_PAGE_SHIFT);
     gch_atomic_add(&gch_stats.heap_inuse, npages << GCH_PAGE_SHIFT);
     return s;
@@ -335,13 +365,13 @@ void gch_mheap_free(struct mspan *s)
     struct mheap *h = &gch_mheap;
     GCH_ASSERT1(s->state == MSPAN_IN_USE);
     gch_check_noaccess(s->base, s->npages << GCH_PAGE_SHIFT);
-    pthread_mutex_lock(&h->lock);
+    gch_mutex_lock(&h->lock);
     mheap_set_spans(s->base, s->npages, NULL);
     s->state = MSPAN_DEAD;
     gch_pagealloc_free(&h->pages, s->base, s->npages);
     s->next = h->span_free;
     h->span_free = s;
-    pthread_mutex_unlock(&h->lock);
+    gch_mutex_unlock(&h->lock);
     gch_atomic_add(&gch_stats.heap_inuse, -(AO_t)(s->npages << GCH_PAGE_SHIFT));
 }
 
@@ -353,7 +383,7 @@ static void mheap_release_run(uintptr_t base, size_t npages)
 void gch_mheap_scavenge(uint64_t retain)
 {
     struct mheap *h = &gch_mheap;
-    pthread_mutex_lock(&h->lock);
+    gch_mutex_lock(&h->lock);
     uint64_t sys = AO_load(&gch_stats.heap_sys), released = AO_load(&gch_stats.heap_released);
     if (sys - released > retain) {
         size_t pages = (size_t)((sys - released - retain) >> GCH_PAGE_SHIFT);
@@ -369,24 +399,24 @@ void gch_mheap_scavenge(uint64_t retain)
         }
         gch_atomic_add(&gch_stats.heap_released, (AO_t)n << GCH_PAGE_SHIFT);
     }
-    pthread_mutex_unlock(&h->lock);
+    gch_mutex_unlock(&h->lock);
 }
 
 void gch_mheap_flush_pagecache(void)
 {
     struct mheap *h = &gch_mheap;
-    pthread_mutex_lock(&h->lock);
+    gch_mutex_lock(&h->lock);
     gch_pagecache_flush(&h->pcache, &h->pages);
-    pthread_mutex_unlock(&h->lock);
+    gch_mutex_unlock(&h->lock);
 }
 
 void gch_mheap_for_each_span(void (*fn)(struct mspan *s, void *ctx), void *ctx)
 {
     struct mheap *h = &gch_mheap;
-    pthread_mutex_lock(&h->lock);
+    gch_mutex_lock(&h->lock);
     size_t n = h->narenas;
     struct heap_arena **all = h->all_arenas;
-    pthread_mutex_unlock(&h->lock);
+    gch_mutex_unlock(&h->lock);
     for (size_t a = 0; a < n; a++) {
         struct heap_arena *ha = all[a];
         for (size_t i = 0; i < GCH_PAGES_PER_ARENA; i++) {

@@ -12,6 +12,9 @@
 //             physical pages back; the range stays usable and reads as zero.
 // Every failure returns to the caller with errno = ENOMEM; nothing here
 // aborts, so an mmap failure becomes a NULL from gc_alloc.
+//
+// It also holds the futex calls behind gcheap's mutex (lock.c), Go's
+// futexsleep and futexwakeup, so that lock.c stays free of OS conditionals.
 #include "os.h"
 
 #include "atomic.h"
@@ -20,6 +23,12 @@
 #include <stdint.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#if GCH_OS_FUTEX
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#else
+#include <pthread.h>
+#endif
 
 // Fault injection (tests): countdown to the failing call, 0 = off.
 static AO_t os_fault_countdown;
@@ -137,3 +146,55 @@ void gch_os_free(void *p, size_t size)
     size = (size + page - 1) & ~(page - 1);
     (void)munmap(p, size);
 }
+
+#if GCH_OS_FUTEX
+// Go's futexsleep and futexwakeup: the word's address is the wait queue.
+void gch_os_futex_wait(unsigned *word, unsigned val)
+{
+    // EAGAIN (the word is no longer val) and EINTR are early returns, which
+    // the contract allows: the caller looks at the word again.
+    (void)syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+
+void gch_os_futex_wake(unsigned *word)
+{
+    (void)syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+#else
+// Without futexes (Go's lock_sema.go has the same shape): words hash to
+// buckets of a pthread mutex and condition variable. A sleeper compares the
+// word under its bucket's mutex and waits in one step; the waker has
+// changed the word before it takes that mutex to broadcast, so the compare
+// either sees the change or is already waiting. A broadcast wakes the
+// bucket's other sleepers too: they compare again and go back to sleep.
+#define OS_PARK_BUCKETS 64
+static struct os_park {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} os_park[OS_PARK_BUCKETS] = {
+    [0 ... OS_PARK_BUCKETS - 1] = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER},
+};
+
+static struct os_park *os_park_of(const unsigned *word)
+{
+    uintptr_t a = (uintptr_t)word;
+    return &os_park[(a ^ a >> 12) / sizeof *word % OS_PARK_BUCKETS];
+}
+
+void gch_os_futex_wait(unsigned *word, unsigned val)
+{
+    struct os_park *b = os_park_of(word);
+    pthread_mutex_lock(&b->mu);
+    if (AO_int_load(word) == val)
+        pthread_cond_wait(&b->cv, &b->mu);
+    pthread_mutex_unlock(&b->mu);
+}
+
+void gch_os_futex_wake(unsigned *word)
+{
+    struct os_park *b = os_park_of(word);
+    pthread_mutex_lock(&b->mu);
+    pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+}
+#endif

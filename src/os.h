@@ -11,6 +11,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+// GCH_OS_FUTEX: the OS can put a thread to sleep on a 32-bit word and wake
+// it through that word (Linux futex). Always 0 or 1; a build may force 0 to
+// test the fallback (gcheap's mutex then wraps a pthread mutex, lock.c).
+#ifndef GCH_OS_FUTEX
+#ifdef __linux__
+#define GCH_OS_FUTEX 1
+#else
+#define GCH_OS_FUTEX 0
+#endif
+#endif
+
 // Internal declarations: hidden (see internal.h).
 #pragma GCC visibility push(hidden)
 
@@ -40,6 +51,13 @@ void gch_os_free(void *p, size_t size);
 
 // The OS page size (4096 on Linux/x86-64).
 size_t gch_os_page_size(void);
+
+// Futex, for lock.c (only when GCH_OS_FUTEX): gch_os_futex_wait sleeps while
+// *word == val, and may return early for any reason (a wake, a signal, the
+// word already changed): the caller rechecks. gch_os_futex_wake wakes one
+// thread sleeping on word. Process-private; never fails.
+void gch_os_futex_wait(unsigned *word, unsigned val);
+void gch_os_futex_wake(unsigned *word);
 
 // Fault injection, for tests only: makes the nth call from now of
 // gch_os_reserve, gch_os_commit or gch_os_alloc fail (1 = the next one);

@@ -126,7 +126,7 @@ bool gch_heap_verify(char *why, size_t whylen)
     if (whylen > 0)
         why[0] = '\0';
 
-    pthread_mutex_lock(&gch_mheap.lock);
+    gch_mutex_lock(&gch_mheap.lock);
     bool pages_ok = gch_pagealloc_verify(&gch_mheap.pages, why, whylen) &&
                     gch_pagecache_verify(&gch_mheap.pcache, &gch_mheap.pages, why, whylen);
     for (uint64_t m = gch_mheap.pcache.cache; pages_ok && m != 0; m &= m - 1) {
@@ -136,7 +136,7 @@ bool gch_heap_verify(char *why, size_t whylen)
             pages_ok = false;
         }
     }
-    pthread_mutex_unlock(&gch_mheap.lock);
+    gch_mutex_unlock(&gch_mheap.lock);
     if (!pages_ok)
         return false;
 
@@ -146,12 +146,12 @@ bool gch_heap_verify(char *why, size_t whylen)
     for (int i = 0; i < GCH_NUM_SPAN_CLASSES && v.ok; i++) {
         struct mcentral *c = &gch_central[i];
         unsigned sw = (v.sg >> 1) & 1;
-        pthread_mutex_lock(&c->lock);
+        gch_mutex_lock(&c->lock);
         placed += verify_set(&v, c, (struct mspan *)AO_load(&c->partial[sw]), true, false);
         placed += verify_set(&v, c, (struct mspan *)AO_load(&c->full[sw]), true, true);
         placed += verify_set(&v, c, (struct mspan *)AO_load(&c->partial[1 - sw]), false, false);
         placed += verify_set(&v, c, (struct mspan *)AO_load(&c->full[1 - sw]), false, false);
-        pthread_mutex_unlock(&c->lock);
+        gch_mutex_unlock(&c->lock);
     }
     for (struct mcache *c = gch_gc.mcaches; c != NULL && v.ok; c = c->next) {
         for (int i = 0; i < GCH_NUM_SPAN_CLASSES && v.ok; i++) {

@@ -366,9 +366,9 @@ static bool heap_pages_add_up(char *why, size_t len)
     gch_mheap_flush_pagecache();
     gc_stats st;
     gc_get_stats(&st);
-    pthread_mutex_lock(&gch_mheap.lock);
+    gch_mutex_lock(&gch_mheap.lock);
     uint64_t free_bytes = (uint64_t)gch_pagealloc_free_pages(&gch_mheap.pages) * PAGE;
-    pthread_mutex_unlock(&gch_mheap.lock);
+    gch_mutex_unlock(&gch_mheap.lock);
     if (st.heap_sys != st.heap_inuse + free_bytes) {
         snprintf(why, len, "heap_sys %llu != heap_inuse %llu + free pages %llu bytes",
                  (unsigned long long)st.heap_sys, (unsigned long long)st.heap_inuse,
