@@ -578,9 +578,16 @@ void gch_mcentral_push_swept(struct mcentral *c, struct mspan *s);
 struct mspan *gch_mcentral_pop_unswept(struct mcentral *c, uint32_t sg);
 // Detaches both unswept sets of c and returns them as one list.
 struct mspan *gch_mcentral_take_unswept(struct mcentral *c, uint32_t sg);
-// Adds lists of swept spans (sweepgen h) to c's swept partial/full sets.
+// Adds lists of swept spans (sweepgen h) to c's swept partial/full sets
+// (walking each list to its end).
 void gch_mcentral_give_swept(struct mcentral *c, uint32_t sg, struct mspan *partial,
                              struct mspan *full);
+// The same in O(1), for lists whose last spans the caller knows (NULL for
+// an empty list): gc_sweep's flush of the caches' lists ([C4]) must not
+// depend on the heap's size.
+void gch_mcentral_give_swept_lists(struct mcentral *c, uint32_t sg, struct mspan *partial,
+                                   struct mspan *partial_tail, struct mspan *full,
+                                   struct mspan *full_tail);
 
 // ---------------------------------------------------------------- sweep.c
 
@@ -691,7 +698,9 @@ static inline bool gch_gcwork_push(struct gcwork *w, void *obj, size_t size)
 //        (sweepgen == h, last_cache this cache) of the slot's class that
 //        left this cache full: nothing can be allocated from them before
 //        the next sweep, so they wait here, without the mcentral's lock,
-//        until the flush returns each list in one splice.
+//        until the flush returns each list in one splice. partial_tail[slot]
+//        and full_tail[slot] are the lists' last spans (NULL when empty),
+//        so that the flush takes a time independent of their length.
 #define GCH_DIRECT_SIZES (GCH_SMALL_SIZE_MAX / GCH_SMALL_SIZE_DIV)
 struct mcache {
     struct mspan *small[2][GCH_DIRECT_SIZES]; // [C3]; [0] scan, [1] noscan; owner
@@ -707,15 +716,17 @@ struct mcache {
     AO_t flushed_bytes;
     struct mspan *partial[GCH_NUM_SPAN_CLASSES]; // [C4]
     struct mspan *full[GCH_NUM_SPAN_CLASSES];    // [C4]
-    uintptr_t tiny;                              // owner
-    uintptr_t tiny_offset;                       // owner
-    AO_t tiny_allocs;                            // allocations inside an existing block; owner
-                                                 // stores, gc_get_stats loads
-    struct gcwork work;                          // owner
-    bool in_hook;                                // owner: inside a trace/roots hook
-    bool is_empty;                               // the shared placeholder, never a real cache
-    bool live;                                   // owned by a thread; protected by gch_gc.lock
-    struct mcache *next, *prev;                  // list of live caches; protected by gch_gc.lock
+    struct mspan *partial_tail[GCH_NUM_SPAN_CLASSES];
+    struct mspan *full_tail[GCH_NUM_SPAN_CLASSES];
+    uintptr_t tiny;             // owner
+    uintptr_t tiny_offset;      // owner
+    AO_t tiny_allocs;           // allocations inside an existing block; owner
+                                // stores, gc_get_stats loads
+    struct gcwork work;         // owner
+    bool in_hook;               // owner: inside a trace/roots hook
+    bool is_empty;              // the shared placeholder, never a real cache
+    bool live;                  // owned by a thread; protected by gch_gc.lock
+    struct mcache *next, *prev; // list of live caches; protected by gch_gc.lock
 };
 
 static inline unsigned gch_mcache_slot(uint8_t spc)

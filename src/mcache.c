@@ -103,8 +103,10 @@ struct mcache *gch_mcache_get(void)
     AO_store(&c->flushed_bytes, 0);
     for (int i = 0; i < GCH_NUM_SPAN_CLASSES; i++)
         c->partial[i] = NULL;
-    for (int i = 0; i < GCH_NUM_SPAN_CLASSES; i++)
-        c->full[i] = NULL;
+    for (int i = 0; i < GCH_NUM_SPAN_CLASSES; i++) {
+        c->full[i] = c->full_tail[i] = NULL;
+        c->partial_tail[i] = NULL;
+    }
     c->live = true;
     c->tiny = 0;
     c->tiny_offset = 0;
@@ -197,6 +199,8 @@ static AO_t mcache_uncache(struct mcache *c, struct mspan *s)
         unsigned slot = gch_mcache_slot(s->spanclass);
         s->next = c->full[slot];
         c->full[slot] = s;
+        if (s->next == NULL)
+            c->full_tail[slot] = s;
         return refund;
     }
     gch_mcentral_uncache_span(&gch_central[s->spanclass], s);
@@ -220,10 +224,11 @@ void gch_mcache_release_all(struct mcache *c)
     // gone there when it left the cache.
     for (unsigned i = 0; i < GCH_NUM_SPAN_CLASSES; i++) {
         if (c->partial[i] != NULL || c->full[i] != NULL) {
-            gch_mcentral_give_swept(&gch_central[gch_mcache_slot_spanclass(i)], sg, c->partial[i],
-                                    c->full[i]);
-            c->partial[i] = NULL;
-            c->full[i] = NULL;
+            gch_mcentral_give_swept_lists(&gch_central[gch_mcache_slot_spanclass(i)], sg,
+                                          c->partial[i], c->partial_tail[i], c->full[i],
+                                          c->full_tail[i]);
+            c->partial[i] = c->partial_tail[i] = NULL;
+            c->full[i] = c->full_tail[i] = NULL;
         }
     }
     for (int i = 0; i < GCH_NUM_SIZE_CLASSES; i++) {
@@ -260,6 +265,8 @@ static bool mcache_refill(struct mcache *c, unsigned slot)
         // One of the spans this cache filled, swept ([C4]): mcentral's
         // cacheSpan without its lock.
         c->partial[slot] = s->next;
+        if (s->next == NULL)
+            c->partial_tail[slot] = NULL;
         s->next = NULL;
         uint32_t sg = (uint32_t)AO_load_acquire(&gch_mheap.sweepgen);
         GCH_ASSERT1((uint32_t)AO_load(&s->sweepgen) == sg && s->alloc_count < s->nelems);
@@ -299,6 +306,8 @@ bool gch_mcache_adopt(struct mspan *s)
     unsigned slot = gch_mcache_slot(s->spanclass);
     s->next = c->partial[slot];
     c->partial[slot] = s;
+    if (s->next == NULL)
+        c->partial_tail[slot] = s;
     return true;
 }
 

@@ -134,6 +134,32 @@ struct mspan *gch_mcentral_take_unswept(struct mcentral *c, uint32_t sg)
     return (struct mspan *)list;
 }
 
+// Puts the list head .. tail (linked by next) in front of set in O(1).
+// Caller must hold c->lock.
+static void mcentral_splice_tail(struct mcentral *c, AO_t *set, struct mspan *head,
+                                 struct mspan *tail)
+{
+    GCH_ASSERT2(gch_mutex_held(&c->lock));
+    (void)c; // unused when assertions are off
+    if (head == NULL)
+        return;
+    GCH_ASSERT2(tail != NULL && tail->next == NULL);
+    tail->next = (struct mspan *)AO_load(set);
+    AO_store(set, (AO_t)head);
+}
+
+void gch_mcentral_give_swept_lists(struct mcentral *c, uint32_t sg, struct mspan *partial,
+                                   struct mspan *partial_tail, struct mspan *full,
+                                   struct mspan *full_tail)
+{
+    if (partial == NULL && full == NULL)
+        return;
+    gch_mutex_lock(&c->lock);
+    mcentral_splice_tail(c, &c->partial[swept_index(sg)], partial, partial_tail);
+    mcentral_splice_tail(c, &c->full[swept_index(sg)], full, full_tail);
+    gch_mutex_unlock(&c->lock);
+}
+
 void gch_mcentral_give_swept(struct mcentral *c, uint32_t sg, struct mspan *partial,
                              struct mspan *full)
 {

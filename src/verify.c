@@ -168,6 +168,16 @@ bool gch_heap_verify(char *why, size_t whylen)
                             i, (void *)s->base, s->spanclass, ssg, v.sg);
         }
         for (unsigned i = 0; i < GCH_NUM_SPAN_CLASSES && v.ok; i++) {
+            struct mspan *last = NULL;
+            for (struct mspan *s = c->partial[i]; s != NULL; s = s->next)
+                last = s;
+            struct mspan *last_full = NULL;
+            for (struct mspan *s = c->full[i]; s != NULL; s = s->next)
+                last_full = s;
+            if (last != c->partial_tail[i] || last_full != c->full_tail[i])
+                verify_fail(&v, "[C4] cache lists %u: tails %p, %p, but last spans %p, %p", i,
+                            (void *)c->partial_tail[i], (void *)c->full_tail[i], (void *)last,
+                            (void *)last_full);
             for (struct mspan *s = c->partial[i]; s != NULL && v.ok; s = s->next) {
                 placed++;
                 uint32_t ssg = (uint32_t)AO_load(&s->sweepgen);
