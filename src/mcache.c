@@ -170,6 +170,15 @@ static inline void mcache_load_window(struct mspan *s, uint32_t fi, uint64_t fre
     gch_span_set_window(s, fi, free);
 }
 
+// Pushes s on the front of a cache list ([C4]) whose last span is *tail.
+static void mcache_list_push(struct mspan **head, struct mspan **tail, struct mspan *s)
+{
+    s->next = *head;
+    *head = s;
+    if (s->next == NULL)
+        *tail = s;
+}
+
 // Returns s, cached by c, to its mcentral: withdraws the advance marks of
 // the window's free slots ([S10]), recounts alloc_count ([S9]) and counts
 // the objects handed out in c. Returns the bytes of heap_live to refund
@@ -197,10 +206,7 @@ static AO_t mcache_uncache(struct mcache *c, struct mspan *s)
         // Full and swept this cycle: to the cache's full list ([C4]).
         AO_store_release(&s->sweepgen, (AO_t)sg);
         unsigned slot = gch_mcache_slot(s->spanclass);
-        s->next = c->full[slot];
-        c->full[slot] = s;
-        if (s->next == NULL)
-            c->full_tail[slot] = s;
+        mcache_list_push(&c->full[slot], &c->full_tail[slot], s);
         return refund;
     }
     gch_mcentral_uncache_span(&gch_central[s->spanclass], s);
@@ -304,10 +310,7 @@ bool gch_mcache_adopt(struct mspan *s)
         return false;
     GCH_ASSERT1(s->alloc_count < s->nelems && gch_spanclass_sizeclass(s->spanclass) != 0);
     unsigned slot = gch_mcache_slot(s->spanclass);
-    s->next = c->partial[slot];
-    c->partial[slot] = s;
-    if (s->next == NULL)
-        c->partial_tail[slot] = s;
+    mcache_list_push(&c->partial[slot], &c->partial_tail[slot], s);
     return true;
 }
 
