@@ -119,6 +119,33 @@ static size_t verify_set(struct verify_ctx *v, struct mcentral *c, struct mspan 
     return n;
 }
 
+// One of cache c's lists of slot i ([C4]): swept spans of the slot's class
+// that c held last, full or partly free as the list says, ending at tail.
+// Returns the number of spans.
+static size_t verify_cache_list(struct verify_ctx *v, struct mcache *c, unsigned i,
+                                struct mspan *head, struct mspan *tail, bool full)
+{
+    size_t n = 0;
+    struct mspan *last = NULL;
+    for (struct mspan *s = head; s != NULL && v->ok; s = s->next) {
+        n++;
+        last = s;
+        uint32_t ssg = (uint32_t)AO_load(&s->sweepgen);
+        bool fill_ok = full ? s->alloc_count == s->nelems : s->alloc_count < s->nelems && c->live;
+        if (s->spanclass != gch_mcache_slot_spanclass(i) || ssg != v->sg || s->last_cache != c ||
+            !fill_ok)
+            verify_fail(v,
+                        "[C4] %s list %u of a cache holds span %p of class %u, sweepgen %u "
+                        "(heap %u), %u/%u allocated",
+                        full ? "full" : "partial", i, (void *)s->base, s->spanclass, ssg, v->sg,
+                        s->alloc_count, s->nelems);
+    }
+    if (v->ok && last != tail)
+        verify_fail(v, "[C4] %s list %u of a cache: tail %p, but last span %p",
+                    full ? "full" : "partial", i, (void *)tail, (void *)last);
+    return n;
+}
+
 bool gch_heap_verify(char *why, size_t whylen)
 {
     struct verify_ctx v = {.why = why, .len = whylen, .ok = true};
@@ -168,40 +195,8 @@ bool gch_heap_verify(char *why, size_t whylen)
                             i, (void *)s->base, s->spanclass, ssg, v.sg);
         }
         for (unsigned i = 0; i < GCH_NUM_SPAN_CLASSES && v.ok; i++) {
-            struct mspan *last = NULL;
-            for (struct mspan *s = c->partial[i]; s != NULL; s = s->next)
-                last = s;
-            struct mspan *last_full = NULL;
-            for (struct mspan *s = c->full[i]; s != NULL; s = s->next)
-                last_full = s;
-            if (last != c->partial_tail[i] || last_full != c->full_tail[i])
-                verify_fail(&v, "[C4] cache lists %u: tails %p, %p, but last spans %p, %p", i,
-                            (void *)c->partial_tail[i], (void *)c->full_tail[i], (void *)last,
-                            (void *)last_full);
-            for (struct mspan *s = c->partial[i]; s != NULL && v.ok; s = s->next) {
-                placed++;
-                uint32_t ssg = (uint32_t)AO_load(&s->sweepgen);
-                if (s->spanclass != gch_mcache_slot_spanclass(i) || ssg != v.sg ||
-                    s->last_cache != c || s->alloc_count >= s->nelems || !c->live)
-                    verify_fail(&v,
-                                "[C4] partial set %u of a cache holds span %p of class %u, "
-                                "sweepgen %u (heap %u), %u/%u allocated",
-                                i, (void *)s->base, s->spanclass, ssg, v.sg, s->alloc_count,
-                                s->nelems);
-            }
-        }
-        for (unsigned i = 0; i < GCH_NUM_SPAN_CLASSES && v.ok; i++) {
-            for (struct mspan *s = c->full[i]; s != NULL && v.ok; s = s->next) {
-                placed++;
-                uint32_t ssg = (uint32_t)AO_load(&s->sweepgen);
-                if (s->spanclass != gch_mcache_slot_spanclass(i) || ssg != v.sg ||
-                    s->last_cache != c || s->alloc_count != s->nelems)
-                    verify_fail(&v,
-                                "[C4] full list %u of a cache holds span %p of class %u, "
-                                "sweepgen %u (heap %u), %u/%u allocated",
-                                i, (void *)s->base, s->spanclass, ssg, v.sg, s->alloc_count,
-                                s->nelems);
-            }
+            placed += verify_cache_list(&v, c, i, c->partial[i], c->partial_tail[i], false);
+            placed += verify_cache_list(&v, c, i, c->full[i], c->full_tail[i], true);
         }
         for (unsigned i = 0; i < GCH_DIRECT_SIZES && v.ok; i++) {
             unsigned cls = gch_size_to_class8[i + 1];

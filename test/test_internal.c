@@ -575,6 +575,15 @@ Test(internal, partly_free_spans_go_back_to_the_thread_that_filled_them)
         full++;
     }
     cr_assert_geq(full, 1, "the spans the thread filled up are not on its full list");
+    struct mspan *tail = owner->full_tail[slot];
+    owner->full_tail[slot] = NULL; // broken: the verifier must say so
+    char why[256];
+    pthread_mutex_lock(&gch_gc.lock);
+    bool ok = gch_heap_verify(why, sizeof why);
+    pthread_mutex_unlock(&gch_gc.lock);
+    owner->full_tail[slot] = tail;
+    cr_assert_not(ok, "the verifier missed a wrong list tail");
+    cr_assert(strstr(why, "[C4]") != NULL, "verifier said: %s", why);
     gc_collect();
     cr_assert_null(owner->full[slot], "the collection did not take the full list back");
     verify_or_fail("after the collection");
