@@ -84,6 +84,7 @@
  *   GCHEAP_DEBUG=k=v,...
  *       gctrace=1   one line per cycle on stderr, in the shape of Go's:
  *                   gc N @T s: M ms mark, S sweep, A->B MB, G MB goal, K threads
+ *                   ("M ms minor mark" for a minor cycle, gc_set_generational)
  *                   N: cycle number; T: seconds since the heap started;
  *                   M: wall time of the mark phase (from its start to
  *                   gc_sweep, or to the end of marking in gc_collect);
@@ -172,7 +173,8 @@ GCHEAP_API size_t gc_size(const void *p);
  * gc_mark: p may be any value. If it points at or into an allocated object,
  * marks it and returns true if and only if this call set the mark; returns
  * false otherwise (NULL, foreign memory, free slots, objects already marked
- * in this cycle, objects allocated during this mark phase). The first gc_mark
+ * in this cycle, objects allocated during this mark phase, and in a minor
+ * cycle old objects: see gc_set_generational). The first gc_mark
  * after a sweep begins a mark phase (see THE PROTOCOL); that first call
  * finishes any sweeping left from the previous cycle, so it may take time
  * proportional to the heap.
@@ -258,6 +260,56 @@ GCHEAP_API int gc_set_gogc(int percent);
  * lock. Never fails. */
 GCHEAP_API bool gc_collect_due(void);
 
+/* ------------------------------------------------------------ generations
+ *
+ * Generational mode (off by default) makes most cycles "minor": a minor
+ * cycle marks and traces only the objects allocated since the cycle before
+ * (the young), and keeps every object that survived an earlier cycle (the
+ * old) without tracing it. Mark bits are sticky: a survivor's mark bit stays
+ * set, so the host's trace hook stops at it (the scheme of Demers et al.'s
+ * "sticky mark bits"; no object moves). A long-lived structure then costs
+ * nothing per cycle: binary-trees' million-node tree is traced once, not at
+ * every collection. Old objects that die stay until the next "major" cycle,
+ * which clears every mark and marks the whole heap as without generations.
+ *
+ * The price is a write barrier: after storing a pointer to a gcheap object
+ * into a field of another gcheap object, the host calls
+ * gc_write_barrier(obj) on the object written into (its start, or any
+ * address inside it). The call may be skipped for the initialising stores
+ * into an object that no collection has run since it was allocated (no
+ * gc_alloc, gc_collect or gc_sweep on any thread in between, and no
+ * safepoint at which the host collects). Stores into memory that is not a
+ * gcheap object (roots: globals, stacks, malloc memory) need no barrier:
+ * the roots hook marks them at every cycle. A missing barrier frees a young
+ * object that an old one still points to: the host then reads freed memory
+ * (GCHEAP_DEBUG=poison=1 makes that show at once).
+ *
+ * Which cycle runs is gcheap's choice, made when the mark phase begins: a
+ * minor cycle when generational mode was on at the end of the previous
+ * cycle, a trace hook is set, and the old objects left at least half of the
+ * room the last major cycle's GOGC goal gave; else a major one. The heap
+ * goal (next_gc) is the one GOGC sets after each major cycle, so the heap
+ * peaks where it would without generations. A minor cycle needs a trace
+ * hook: the objects written since the last cycle are traced by gcheap
+ * itself when the mark phase begins. With generational mode, gc_mark
+ * returns false for old objects (they are already marked).
+ */
+
+/* gc_set_generational turns generational mode on or off (see above) and
+ * returns the previous setting. It takes effect when the current or next
+ * cycle ends; after turning it off, the next cycle is major and every cycle
+ * after it too. Threads: any, while no collection runs. Never fails. */
+GCHEAP_API bool gc_set_generational(bool on);
+
+/* gc_write_barrier(obj): a pointer was stored into the object holding obj
+ * (see above). Any value is accepted: NULL, foreign memory and free slots do
+ * nothing. Cheap when generational mode is off (one load) and for young
+ * objects (the span lookup and one bit test); the first store into an old
+ * object per cycle records it under a lock. Threads: any, between
+ * collections (never while a mark phase runs, as for any pointer store).
+ * Never fails: if the record cannot grow, the next cycle is major. */
+GCHEAP_API void gc_write_barrier(const void *obj);
+
 /* gc_set_limit caps the memory the heap commits (heap_sys), as Go's
  * SetMemoryLimit does, but as a hard limit: when an allocation would need
  * the heap to grow past it, gcheap first collects (if a roots hook is set
@@ -294,8 +346,10 @@ typedef struct gc_stats {
     uint64_t heap_inuse;     /* bytes in spans holding objects */
     uint64_t tiny_allocs;    /* allocations served inside an existing tiny block */
     uint64_t
-        live_after_gc; /* heap_alloc right after the last gc_collect, or bytes marked by the last gc_sweep */
-    uint64_t total_alloc; /* cumulative bytes allocated (at class size) */
+        live_after_gc; /* heap_alloc right after the last gc_collect, or bytes marked by the last gc_sweep
+                          (in a minor cycle, plus an estimate of the old bytes) */
+    uint64_t total_alloc;  /* cumulative bytes allocated (at class size) */
+    uint64_t num_minor_gc; /* of num_gc, the minor cycles (see gc_set_generational) */
     gc_class_stats by_size[GCHEAP_NUM_SIZE_CLASSES]; /* [0] is large objects */
 } gc_stats;
 

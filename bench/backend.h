@@ -3,7 +3,8 @@
 //
 //   -DBACKEND_GCHEAP=1   gc_alloc; the program supplies the trace and roots
 //                        hooks, gcheap paces itself (GOGC=100 unless
-//                        GCHEAP_GOGC says otherwise)
+//                        GCHEAP_GOGC says otherwise); generational mode
+//                        with BENCH_GCHEAP_GENERATIONAL=1
 //   -DBACKEND_MALLOC=1   malloc/free; the same object file is linked against
 //                        glibc, -lmimalloc, -ljemalloc or -ltcmalloc_minimal,
 //                        which replace malloc for the whole program
@@ -57,6 +58,13 @@
 
 static inline void bk_init(void)
 {
+#if BACKEND_GCHEAP
+    // bench/run.sh's gcheap-gen backend. The programs store pointers only
+    // into objects they have just allocated, so they need no write barrier.
+    const char *gen = getenv("BENCH_GCHEAP_GENERATIONAL");
+    if (gen != NULL && atoi(gen) == 1)
+        gc_set_generational(true);
+#endif
 #if BACKEND_BOEHM
     GC_INIT();
     GC_start_performance_measurement();

@@ -9,7 +9,9 @@
 #   alloc T=1, T=2     alloc_throughput.c: T threads x ALLOC_N allocations, ring ALLOC_K
 #   micro              micro.c: gc_alloc fast path (callgrind), gc_sweep return time,
 #                      full-sweep throughput, marking throughput
-# Backends: gcheap (trace + roots hooks, GOGC=100), glibc, mimalloc, jemalloc,
+# Backends: gcheap (trace + roots hooks, GOGC=100), gcheap-gen (the same
+# binaries with generational mode on, gc_set_generational; neither program
+# stores into an old object, so they need no write barrier), glibc, mimalloc, jemalloc,
 # tcmalloc (one malloc/free object file linked against -lmimalloc, -ljemalloc,
 # -ltcmalloc_minimal: the library's malloc replaces glibc's for the whole
 # program; each program prints whose malloc it called), Boehm GC (libgc),
@@ -30,7 +32,7 @@
 #   CG_DEPTH=12       binary-trees depth under callgrind
 #   FAST_N=10000000   allocations of the callgrind fast-path loop (QUICK: 1000000)
 #   SWEEP_MB=1024     heap of the sweep micro-benchmark; MARK_N=10000000; MICRO_REPS=5 (QUICK: 3)
-#   BACKENDS="gcheap glibc mimalloc jemalloc tcmalloc boehm go"   a subset to run
+#   BACKENDS="gcheap gcheap-gen glibc mimalloc jemalloc tcmalloc boehm go"   a subset to run
 #   PERF=1            also profile gcheap with perf (top functions into results.md)
 #   BENCH_NO_INSTALL=1  never apt-get install missing packages (otherwise done
 #                     when running as root); backends whose package is missing are skipped
@@ -61,7 +63,7 @@ FAST_N=${FAST_N:-10000000}
 SWEEP_MB=${SWEEP_MB:-1024}
 MARK_N=${MARK_N:-10000000}
 MICRO_REPS=${MICRO_REPS:-5}
-BACKENDS=${BACKENDS:-gcheap glibc mimalloc jemalloc tcmalloc boehm go}
+BACKENDS=${BACKENDS:-gcheap gcheap-gen glibc mimalloc jemalloc tcmalloc boehm go}
 PERF=${PERF:-0}
 TIMEOUT=${TIMEOUT:-300}
 CC=${CC:-cc}
@@ -122,7 +124,7 @@ declare -A MALLOC_LIB=([glibc]="" [mimalloc]=-lmimalloc [jemalloc]=-ljemalloc [t
 for prog in binary_trees:bt alloc_throughput:at; do
     src=$HERE/${prog%%:*}.c
     p=${prog##*:}
-    if has gcheap; then cc_ $CFLAGS -I"$ROOT" -DBACKEND_GCHEAP=1 -o "$BUILD/${p}_gcheap" "$src" $LIBGCHEAP; fi
+    if has gcheap || has gcheap-gen; then cc_ $CFLAGS -I"$ROOT" -DBACKEND_GCHEAP=1 -o "$BUILD/${p}_gcheap" "$src" $LIBGCHEAP; fi
     cc_ $CFLAGS -DBACKEND_MALLOC=1 -c -o "$BUILD/${p}_malloc.o" "$src"
     for m in glibc mimalloc jemalloc tcmalloc; do
         if has $m; then cc_ -o "$BUILD/${p}_$m" "$BUILD/${p}_malloc.o" ${MALLOC_LIB[$m]} -ldl -pthread; fi
@@ -140,16 +142,19 @@ CFGS=()
 declare -A CMD BENCH BACK
 add() { CFGS+=("$1"); BENCH[$1]=$2; BACK[$1]=$3; CMD[$1]=$4; }
 BT="binary-trees depth $DEPTH"
-for b in gcheap glibc mimalloc jemalloc tcmalloc boehm; do
-    if has $b; then add "bt.$b" "$BT" $b "./bt_$b $DEPTH"; fi
+# gcheap-gen: the gcheap binary with generational mode (backend.h).
+GEN_ENV=BENCH_GCHEAP_GENERATIONAL=1
+exe() { if [ "$1" = gcheap-gen ]; then echo "env $GEN_ENV ./${2}_gcheap"; else echo "./${2}_$1"; fi; }
+for b in gcheap gcheap-gen glibc mimalloc jemalloc tcmalloc boehm; do
+    if has $b; then add "bt.$b" "$BT" $b "$(exe $b bt) $DEPTH"; fi
 done
 if has go; then
     add bt.go1 "$BT" "go GOMAXPROCS=1" "env GOMAXPROCS=1 ./bt_go $DEPTH"
     add bt.go2 "$BT" "go GOMAXPROCS=2" "env GOMAXPROCS=2 ./bt_go $DEPTH"
 fi
 for t in 1 2; do
-    for b in gcheap glibc mimalloc jemalloc tcmalloc boehm; do
-        if has $b; then add "at$t.$b" "alloc T=$t" $b "./at_$b $t $ALLOC_N $ALLOC_K"; fi
+    for b in gcheap gcheap-gen glibc mimalloc jemalloc tcmalloc boehm; do
+        if has $b; then add "at$t.$b" "alloc T=$t" $b "$(exe $b at) $t $ALLOC_N $ALLOC_K"; fi
     done
 done
 
@@ -208,7 +213,7 @@ verdict() { # value op goal
 declare -A IR
 if command -v valgrind >/dev/null; then
     note "callgrind: binary-trees depth $CG_DEPTH"
-    for b in gcheap glibc mimalloc jemalloc tcmalloc boehm go; do
+    for b in gcheap gcheap-gen glibc mimalloc jemalloc tcmalloc boehm go; do
         has $b || continue
         if [ $b = go ]; then
             # valgrind 3.19 stops Go binaries at once: it cannot decode the
@@ -216,9 +221,9 @@ if command -v valgrind >/dev/null; then
             IR[go]="-"
             continue
         fi
-        exe=./bt_$b
-        (cd "$BUILD" && GOMAXPROCS=1 timeout "$TIMEOUT" valgrind --tool=callgrind \
-            --callgrind-out-file="$WORK/cg.$b" $exe "$CG_DEPTH") >"$WORK/cg.$b.log" 2>&1 || true
+        genv=$([ $b = gcheap-gen ] && echo "$GEN_ENV" || true)
+        (cd "$BUILD" && GOMAXPROCS=1 timeout "$TIMEOUT" env $genv valgrind --tool=callgrind \
+            --callgrind-out-file="$WORK/cg.$b" ./bt_${b%-gen} "$CG_DEPTH") >"$WORK/cg.$b.log" 2>&1 || true
         if grep -q '^RESULT' "$WORK/cg.$b.log"; then
             IR[$b]=$(awk '/^summary:/ { print $2 }' "$WORK/cg.$b")
         else
@@ -346,7 +351,7 @@ REPORT=$RESULTS/results.md
         echo
         echo "| backend | Ir | × mimalloc |"
         echo "|---|---|---|"
-        for b in gcheap glibc mimalloc jemalloc tcmalloc boehm go; do
+        for b in gcheap gcheap-gen glibc mimalloc jemalloc tcmalloc boehm go; do
             [ -n "${IR[$b]:-}" ] || continue
             echo "| $b | ${IR[$b]} | $(ratio "${IR[$b]}" "${IR[mimalloc]:--}") |"
         done
@@ -384,33 +389,36 @@ REPORT=$RESULTS/results.md
     echo
     echo "| goal | ratio | target | |"
     echo "|---|---|---|---|"
-    g=$(med bt.gcheap 1)
-    for p in mimalloc:1.0 boehm:0.4 go1:0.25 go2:0.25; do
-        peer=${p%%:*} tgt=${p##*:}
-        id=bt.$peer
-        [ -n "${BACK[$id]:-}" ] || continue
-        r=$(ratio "$g" "$(med "$id" 1)")
-        echo "| binary-trees CPU, gcheap / ${BACK[$id]} | $r | ≤ $tgt | $(verdict "$r" "<=" "$tgt") |"
-    done
-    if [ -n "${BACK[bt.mimalloc]:-}" ]; then
-        r=$(ratio "$(med bt.gcheap 3)" "$(med bt.mimalloc 3)")
-        echo "| binary-trees peak RSS, gcheap / mimalloc | $r | ≤ 1.0 | $(verdict "$r" "<=" 1.0) |"
-    fi
-    for t in 1 2; do
-        [ -n "${BACK[at$t.mimalloc]:-}" ] || continue
-        r=$(ratio "$(med at$t.gcheap 1)" "$(med at$t.mimalloc 1)")
-        echo "| alloc T=$t CPU, gcheap / mimalloc | $r | ≤ 1.0 | $(verdict "$r" "<=" 1.0) |"
+    for gb in gcheap gcheap-gen; do
+        [ -n "${BACK[bt.$gb]:-}${BACK[at1.$gb]:-}" ] || continue
+        g=$(med bt.$gb 1)
+        for p in mimalloc:1.0 boehm:0.4 go1:0.25 go2:0.25; do
+            peer=${p%%:*} tgt=${p##*:}
+            id=bt.$peer
+            [ -n "${BACK[$id]:-}" ] && [ -n "${BACK[bt.$gb]:-}" ] || continue
+            r=$(ratio "$g" "$(med "$id" 1)")
+            echo "| binary-trees CPU, $gb / ${BACK[$id]} | $r | ≤ $tgt | $(verdict "$r" "<=" "$tgt") |"
+        done
+        if [ -n "${BACK[bt.mimalloc]:-}" ] && [ -n "${BACK[bt.$gb]:-}" ]; then
+            r=$(ratio "$(med bt.$gb 3)" "$(med bt.mimalloc 3)")
+            echo "| binary-trees peak RSS, $gb / mimalloc | $r | ≤ 1.0 | $(verdict "$r" "<=" 1.0) |"
+        fi
+        for t in 1 2; do
+            [ -n "${BACK[at$t.mimalloc]:-}" ] && [ -n "${BACK[at$t.$gb]:-}" ] || continue
+            r=$(ratio "$(med at$t.$gb 1)" "$(med at$t.mimalloc 1)")
+            echo "| alloc T=$t CPU, $gb / mimalloc | $r | ≤ 1.0 | $(verdict "$r" "<=" 1.0) |"
+        done
     done
     # Scaling: throughput(2) / throughput(1) = 2 * wall(1) / wall(2), each thread doing N.
     # On a loaded machine the 2 threads may not get 2 CPUs; the CPU-based figure
     # (4 * cpu(1) / cpu(2): the throughput if each thread had a CPU to itself)
     # shows what the allocator itself costs when it runs in parallel.
-    for b in gcheap mimalloc; do
+    for b in gcheap gcheap-gen mimalloc; do
         [ -n "${BACK[at1.$b]:-}" ] || continue
         sw_=$(awk -v a="$(med at1.$b 2)" -v b="$(med at2.$b 2)" 'BEGIN { if (a == "-" || b == "-") print "-"; else printf("%.2f", 2 * a / b) }')
         sc_=$(awk -v a="$(med at1.$b 1)" -v b="$(med at2.$b 1)" 'BEGIN { if (a == "-" || b == "-") print "-"; else printf("%.2f", 4 * a / b) }')
-        if [ $b = gcheap ]; then
-            echo "| alloc throughput T=2 / T=1, gcheap (wall) | $sw_ | ≥ 1.8 | $(verdict "$sw_" ">=" 1.8) |"
+        if [ $b != mimalloc ]; then
+            echo "| alloc throughput T=2 / T=1, $b (wall) | $sw_ | ≥ 1.8 | $(verdict "$sw_" ">=" 1.8) |"
             echo "| … estimated from CPU time (each thread on its own CPU) | $sc_ | ≥ 1.8 | $(verdict "$sc_" ">=" 1.8) |"
         else
             echo "| (for comparison: mimalloc T=2 / T=1, wall; from CPU) | $sw_; $sc_ | | |"

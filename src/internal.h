@@ -6,6 +6,7 @@
 //   2. mcentral.lock        one per span class (never two at once)
 //   3. mheap.lock           page allocator, arenas, span structs
 //   4. gcbits lock          bitmap arenas (leaf)
+//      gch_gen.lock         the write barrier's log (leaf)
 // Sweeping a span needs no lock: ownership is taken by a CAS on its
 // sweepgen (see sweep.c). Hooks are never called with a lock held.
 //
@@ -825,6 +826,61 @@ bool gch_mark_slot(struct mspan *s, uint32_t idx);
 // Aborts with a "gcheap: <what>" line if the thread is inside a hook.
 void gch_check_not_in_hook(const char *what);
 
+// Pacing (mark.c): the heap goal GOGC gives for live bytes
+// (max(4 MiB, live * (1 + GOGC/100))), UINT64_MAX when GOGC is off.
+uint64_t gch_heap_goal(uint64_t live);
+
+// ------------------------------------------------------------------- gen.c
+
+// Generational mode (gcheap.h "generations"; the design is at the top of
+// gen.c).
+//   [G1] sticky == 1 from the mark termination of a cycle run with the mode
+//        on and a trace hook set, to the next termination: every sweep in
+//        between copies the survivors' marks into the fresh mark bits.
+//   [G2] while sticky == 1 and no mark phase runs, a mark bit set on a
+//        swept span means allocated and old; a scan object written since
+//        the last cycle whose mark bit is clear, or whose span was not
+//        swept when it was written, is in log[0, len), or overflow is set.
+//   [G3] len <= cap; log == NULL iff cap == 0
+struct gch_gen {
+    AO_t on;               // atomic: gc_set_generational's setting
+    AO_t sticky;           // atomic: see [G1]; written at mark termination
+    AO_t withdrawn_bytes;  // atomic: bytes of old objects the barrier unmarked
+    bool minor;            // the cycle running, or the last one, is minor;
+                           // protected by gch_gc.lock
+    bool major_due;        // protected by gch_gc.lock
+    unsigned skip;         // cycles to run major before trying minor again
+    unsigned backoff;      // the last skip; both protected by gch_gc.lock
+    uint64_t major_live;   // live bytes after the last major cycle; gch_gc.lock
+    uint64_t old_bytes;    // in a minor cycle, the old bytes at its start (an
+                           // estimate, for gc_sweep's live figure); gch_gc.lock
+    struct gch_mutex lock; // a leaf: protects the log
+    void **log;            // old objects written since the last cycle ([G2])
+    size_t len, cap;       // see [G3]
+    bool overflow;         // the log lost an entry: the next cycle is major
+};
+extern struct gch_gen gch_gen;
+
+// When a mark phase begins (gch_gc.lock held, sweeping finished, before
+// allocate-black): chooses a minor or a major cycle and returns true for
+// minor. A major cycle after sticky sweeps clears every mark bit first;
+// a major cycle drops the log. can_minor: a trace hook is set and the
+// thread has a cache to trace the log with. live_before: live bytes after
+// the previous cycle.
+bool gch_gen_begin_cycle(bool can_minor, uint64_t live_before);
+// The log of the minor cycle that just began, n entries: valid until
+// gch_gen_log_clear, which the tracer calls when it has traced them all.
+void *const *gch_gen_log(size_t *n);
+void gch_gen_log_clear(void);
+// At mark termination (gch_gc.lock held), before the sweepgen flip: sets
+// sticky for the sweeps to come ([G1]) and counts a minor cycle.
+void gch_gen_end_cycle(void);
+// After a cycle (gch_gc.lock held): the next heap goal for live bytes, and
+// whether the next cycle must be major (see gen.c, Pacing and Backoff);
+// heap_at_mark: heap_alloc when the mark phase began; *major_now:
+// a minor cycle left the heap at its goal, so collect again at once.
+uint64_t gch_gen_pace(uint64_t live, uint64_t heap_at_mark, bool *major_now);
+
 // ----------------------------------------------------------------- stats.c
 
 // Shared statistics, all atomic. Updated on slow paths only: allocations
@@ -839,6 +895,7 @@ struct gch_stats {
     AO_t total_alloc;
     AO_t tiny_allocs;
     AO_t num_gc;
+    AO_t num_minor_gc;
     AO_t pause_total_ns;
     AO_t live_after_gc;
     AO_t mallocs[GCH_NUM_SIZE_CLASSES];

@@ -68,6 +68,11 @@
 //   lazy sweep         spans swept on demand by mcentral and mheap; the
 //                      remainder before the next mark (or in gc_collect)
 //
+// Generational mode (gen.c, off by default): sweeping leaves the
+// survivors' mark bits set ("sticky"), so a minor cycle marks and traces
+// only the objects allocated since the last cycle, plus the old objects
+// the host's write barrier logged; a major cycle clears the bits first.
+//
 // ADDRESS SPACE
 //
 //   [arena 64 MiB, 64 MiB aligned][arena]...   heap memory only; every

@@ -84,17 +84,25 @@ static void mark_verify(const char *when)
         gch_throw("heap verification failed %s: %s", when, why);
 }
 
+static void mark_trace_log(struct mcache *c);
+
 void gch_begin_mark(void)
 {
     gch_init();
     if (AO_load_acquire(&gch_gc.phase) == GCH_PHASE_TERMINATE)
         gch_throw("gc_mark called while gc_sweep ends the mark phase on another thread");
+    // A minor cycle's logged objects are traced on this thread, from its
+    // cache's mark stack: got before the lock, which making a cache takes.
+    struct mcache *tracer = AO_load(&gch_gen.sticky) != 0 ? gch_mcache_get() : NULL;
+    bool minor = false;
     pthread_mutex_lock(&gch_gc.lock);
     if (AO_load(&gch_gc.phase) != GCH_PHASE_MARK) {
         gch_finish_sweep();
         gch_gcbits_rotate();
         if (gch_debug.verify || GCH_DEBUG >= 3)
             mark_verify("before marking");
+        minor = gch_gen_begin_cycle(tracer != NULL && AO_load(&gch_gc.trace_fn) != 0,
+                                    AO_load(&gch_stats.live_after_gc));
         gch_gc.mark_start_ns = gch_nanotime();
         gch_gc.heap_at_mark = mark_heap_alloc_now();
         AO_store(&gch_gc.marked_bytes, 0);
@@ -104,6 +112,8 @@ void gch_begin_mark(void)
         AO_store_release(&gch_gc.phase, GCH_PHASE_MARK);
     }
     pthread_mutex_unlock(&gch_gc.lock);
+    if (minor)
+        mark_trace_log(tracer);
 }
 
 // Traces every marked object of one scan span (overflow recovery).
@@ -263,6 +273,41 @@ static GCH_NOINLINE bool mark_drain(struct mcache *c, void *obj, size_t size, gc
     mark_drain_run(&c->work, trace);
     mark_drain_leave(c, f);
     return true;
+}
+
+// Traces the objects the write barrier logged (gen.c), the roots a minor
+// cycle adds to the host's: each is marked again (the barrier withdrew the
+// mark of most) and pushed whether newly marked or not, since an old
+// object is marked but was never traced in this cycle. Shared: other
+// threads may begin marking as soon as the phase is published.
+static void mark_trace_log(struct mcache *c)
+{
+    size_t n;
+    void *const *log = gch_gen_log(&n);
+    gc_trace_fn trace = (gc_trace_fn)AO_load_acquire(&gch_gc.trace_fn);
+    if (n != 0 && trace != NULL) {
+        struct mark_frame f = mark_drain_enter(c, false);
+        struct gcwork *w = &c->work;
+        for (size_t i = 0; i < n; i++) {
+            // Checked by the barrier, but an object the host had dropped
+            // when it wrote into it may have been swept since (gen.c):
+            // its slot, or its whole span, is free then. Skipped.
+            uintptr_t p = (uintptr_t)log[i];
+            struct mspan *s = gch_span_of(p);
+            if (s == NULL || s->state != MSPAN_IN_USE || p < s->base || p >= s->limit)
+                continue;
+            uint32_t idx = gch_span_obj_index(s, p);
+            if (!gch_span_slot_allocated(s, idx))
+                continue;
+            if (gch_mark_slot(s, idx))
+                w->marked_bytes += s->elemsize;
+            if (!gch_gcwork_push(w, log[i], s->elemsize))
+                AO_store(&gch_gc.mark_overflow, 1);
+        }
+        mark_drain_run(w, trace);
+        mark_drain_leave(c, f);
+    }
+    gch_gen_log_clear();
 }
 
 // ----------------------------------------------------- gc_mark in a drain
@@ -531,7 +576,7 @@ void gc_set_roots(gc_roots_fn fn, void *ctx)
     AO_store_release(&gch_gc.roots_fn, (AO_t)fn);
 }
 
-static uint64_t mark_goal(uint64_t live)
+uint64_t gch_heap_goal(uint64_t live)
 {
     long gogc = (long)AO_load(&gch_gc.gogc);
     if (gogc < 0)
@@ -545,7 +590,7 @@ int gc_set_gogc(int percent)
     gch_init();
     long old = (long)AO_load(&gch_gc.gogc);
     AO_store(&gch_gc.gogc, (AO_t)(long)(percent < 0 ? -1 : percent));
-    AO_store(&gch_gc.next_gc, mark_goal(AO_load(&gch_stats.live_after_gc)));
+    AO_store(&gch_gc.next_gc, gch_heap_goal(AO_load(&gch_stats.live_after_gc)));
     return (int)old;
 }
 
@@ -566,11 +611,12 @@ static void mark_gctrace(uint64_t end_ns, uint64_t mark_ns, const char *sweep, u
     size_t threads = 0;
     for (struct mcache *c = gch_gc.mcaches; c != NULL; c = c->next)
         threads++;
-    fprintf(
-        stderr, "gc %llu @%.3fs: %s ms mark, %s sweep, %.1f->%.1f MB, %.1f MB goal, %zu threads\n",
-        (unsigned long long)AO_load(&gch_stats.num_gc), (double)(end_ns - gch_gc.start_ns) / 1e9,
-        mark_ms, sweep, (double)gch_gc.heap_at_mark / 1048576.0, (double)marked / 1048576.0,
-        (double)AO_load(&gch_gc.next_gc) / 1048576.0, threads);
+    fprintf(stderr,
+            "gc %llu @%.3fs: %s ms %smark, %s sweep, %.1f->%.1f MB, %.1f MB goal, %zu threads\n",
+            (unsigned long long)AO_load(&gch_stats.num_gc),
+            (double)(end_ns - gch_gc.start_ns) / 1e9, mark_ms, gch_gen.minor ? "minor " : "", sweep,
+            (double)gch_gc.heap_at_mark / 1048576.0, (double)marked / 1048576.0,
+            (double)AO_load(&gch_gc.next_gc) / 1048576.0, threads);
 }
 
 // Ends the mark phase (STW, gch_gc.lock held): flushes every cache, which
@@ -594,6 +640,7 @@ static uint64_t mark_terminate_locked(void)
     }
     marked += AO_load(&gch_gc.marked_bytes);
     AO_store(&gch_gc.marked_bytes, 0);
+    gch_gen_end_cycle(); // before the flip: the sweeps read sticky
     uint32_t sg = (uint32_t)AO_load(&gch_mheap.sweepgen);
     AO_store_release(&gch_mheap.sweepgen, (AO_t)(uint32_t)(sg + 2));
     AO_store_release(&gch_gc.phase, GCH_PHASE_MUTATE);
@@ -606,12 +653,14 @@ void gc_sweep(void)
     gch_check_not_in_hook("gc_sweep called from a trace or roots hook");
     gch_begin_mark(); // no-op inside a mark phase; else an empty one
     pthread_mutex_lock(&gch_gc.lock);
-    uint64_t marked = mark_terminate_locked();
-    AO_store(&gch_stats.live_after_gc, marked);
-    AO_store(&gch_gc.next_gc, mark_goal(marked));
+    // A minor cycle marks only the young: the old bytes are an estimate.
+    uint64_t live = mark_terminate_locked() + (gch_gen.minor ? gch_gen.old_bytes : 0);
+    AO_store(&gch_stats.live_after_gc, live);
+    bool major_now; // the next gc_alloc slow path will collect
+    AO_store(&gch_gc.next_gc, gch_gen_pace(live, gch_gc.heap_at_mark, &major_now));
     if (gch_debug.gctrace) {
         uint64_t now = gch_nanotime();
-        mark_gctrace(now, now - gch_gc.mark_start_ns, "lazy", marked);
+        mark_gctrace(now, now - gch_gc.mark_start_ns, "lazy", live);
     }
     pthread_mutex_unlock(&gch_gc.lock);
 }
@@ -710,16 +759,22 @@ void gc_collect(void)
     uint64_t t2 = gch_nanotime();
     uint64_t live = AO_load(&gch_stats.heap_alloc);
     AO_store(&gch_stats.live_after_gc, live);
-    AO_store(&gch_gc.next_gc, mark_goal(live));
-    mark_scavenge(live, inuse_peak);
+    bool major_now;
+    AO_store(&gch_gc.next_gc, gch_gen_pace(live, gch_gc.heap_at_mark, &major_now));
+    if (!major_now)
+        mark_scavenge(live, inuse_peak);
     gch_atomic_add(&gch_stats.pause_total_ns, t2 - t0);
     if (gch_debug.gctrace) {
         char sweep[48], ms[32];
         mark_fmt_ms(ms, sizeof ms, t2 - t1);
         snprintf(sweep, sizeof sweep, "%s ms", ms);
-        mark_gctrace(t2, t1 - t0, sweep, marked);
+        mark_gctrace(t2, t1 - t0, sweep, gch_gen.minor ? live : marked);
     }
     pthread_mutex_unlock(&gch_gc.lock);
+    // A minor cycle that left the heap at its goal: the old objects fill
+    // it, and only a major cycle can tell which of them died.
+    if (major_now)
+        gc_collect();
 }
 
 bool gch_collect_for_limit(void)

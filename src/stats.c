@@ -56,6 +56,7 @@ void gc_get_stats(gc_stats *out)
     out->heap_released = AO_load(&gch_stats.heap_released);
     out->heap_inuse = AO_load(&gch_stats.heap_inuse);
     out->num_gc = AO_load(&gch_stats.num_gc);
+    out->num_minor_gc = AO_load(&gch_stats.num_minor_gc);
     out->next_gc = AO_load(&gch_gc.next_gc);
     out->pause_total_ns = AO_load(&gch_stats.pause_total_ns);
     out->live_after_gc = AO_load(&gch_stats.live_after_gc);

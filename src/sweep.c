@@ -24,7 +24,8 @@
 // uncacheSpan handles it as Go does, by sweeping the span itself.)
 //
 // Sweeping one span (Go's way): free = allocated and not marked;
-// alloc_bits = gcmark_bits; gcmark_bits = fresh zeroed bits; alloc_count =
+// alloc_bits = gcmark_bits; gcmark_bits = fresh zeroed bits (in
+// generational mode, a copy of the new alloc bits: gen.c); alloc_count =
 // popcount; freeindex = 0; alloc_cache reloaded; needzero if anything was
 // freed; a span left empty returns its pages to mheap. Cost: O(nelems / 64)
 // word operations, plus poisoning when enabled.
@@ -122,6 +123,11 @@ bool gch_sweep_span(struct mspan *s, bool preserve)
         memset(old_alloc, 0, words * sizeof(AO_t));
         fresh = old_alloc;
         gch_gcbits_keep(fresh);
+    }
+    if (AO_load(&gch_gen.sticky) != 0) {
+        // Generational ([G1]): the survivors stay marked (old).
+        for (uint32_t w = 0; w < words; w++)
+            fresh[w] = s->gcmark_bits[w] & gch_span_valid_mask(n, w);
     }
     s->alloc_bits = s->gcmark_bits;
     s->gcmark_bits = fresh;

@@ -3,7 +3,8 @@
 // (internal.h). See malloc.c for the overview; Lua's ltests.c checkheap is
 // the model (Go has no single equivalent).
 //
-// Checked: every in-use span ([S1]-[S10], alloc_count against its bitmaps),
+// Checked: every in-use span ([S1]-[S10], alloc_count against its bitmaps,
+// its marks between cycles against [G1]),
 // the page allocator (its own summaries against its bitmaps, and that every
 // span's pages are allocated), the page cache ([PC1]-[PC4]), every mcentral
 // set (class, sweepgen state, partial/full), every mcache ([C1]-[C4]), and
@@ -76,6 +77,17 @@ static void verify_span(struct mspan *s, void *arg)
     if (s->window_black && (!cached || (cache != 0 && (s->gcmark_bits[fi / 64] & cache) != cache)))
         return verify_fail(v, "[S10] span %p: window %#llx not marked in advance", (void *)b,
                            (unsigned long long)cache);
+    if ((ssg == sg || cached) && AO_load(&gch_gc.phase) == GCH_PHASE_MUTATE) {
+        // Swept since the last cycle: the marks are the survivors' if
+        // sweeping was sticky ([G1], [G2]: on allocated slots only), else
+        // none.
+        bool sticky = AO_load(&gch_gen.sticky) != 0;
+        for (uint32_t i = 0; i < s->nelems; i++) {
+            if (gch_mark_bit_get(s->gcmark_bits, i) && (!sticky || !gch_span_slot_allocated(s, i)))
+                return verify_fail(v, "[G1] span %p: slot %u marked between cycles (%s)", (void *)b,
+                                   i, sticky ? "free" : "sweeps not sticky");
+        }
+    }
     if (!gch_gcbits_live(s->alloc_bits) || !gch_gcbits_live(s->gcmark_bits))
         return verify_fail(v, "[B1] span %p: bitmaps %p/%p lie in a recycled epoch", (void *)b,
                            (void *)s->alloc_bits, (void *)s->gcmark_bits);
