@@ -6,8 +6,9 @@
 # Runs each DIR/*.lisp (default: programs/ beside this script) RUNS times
 # (default 3) with MINILISP_STATS=1, which makes the interpreter print one line
 # of statistics on stderr at exit, and prints a table built from the run with
-# the median wall time: seconds, gcheap allocations per second, collections,
-# bytes allocated, peak heap_alloc and peak resident set size.
+# the median wall time: seconds, gcheap allocations per second, collections
+# (and how many were minor), bytes allocated, peak heap_alloc and peak
+# resident set size.
 set -u
 bin=${1:?usage: bench.sh BINARY [DIR] [RUNS]}
 dir=${2:-$(dirname "$0")/programs}
@@ -20,8 +21,8 @@ trap 'rm -rf "$tmp"' EXIT
 # field NAME LINE: the value of NAME=... in a minilisp-stats line.
 field() { sed -n "s/.*[ :]$1=\([0-9]*\).*/\1/p" <<< "$2"; }
 
-printf '%-16s %9s %12s %6s %10s %10s %10s\n' \
-    program seconds allocs/s gcs alloc_MB peak_MB rss_MB
+printf '%-16s %9s %12s %6s %6s %10s %10s %10s\n' \
+    program seconds allocs/s gcs minor alloc_MB peak_MB rss_MB
 status=0
 for f in "$dir"/*.lisp; do
     [ -e "$f" ] || continue
@@ -45,13 +46,14 @@ for f in "$dir"/*.lisp; do
     ns=${line%% *}
     mallocs=$(field mallocs "$line")
     awk -v name="$name" -v ns="$ns" -v mallocs="$mallocs" \
-        -v gcs="$(field num_gc "$line")" -v total="$(field total_alloc "$line")" \
+        -v gcs="$(field num_gc "$line")" -v minor="$(field num_minor_gc "$line")" \
+        -v total="$(field total_alloc "$line")" \
         -v peak="$(field peak_heap "$line")" -v rss="$(field peak_rss_kb "$line")" \
         'BEGIN {
             s = ns / 1e9
-            printf "%-16s %9.3f %12.0f %6d %10.1f %10.1f %10.1f\n", name, s,
-                   (s > 0 ? mallocs / s : 0), gcs, total / 1048576, peak / 1048576,
-                   rss / 1024
+            printf "%-16s %9.3f %12.0f %6d %6d %10.1f %10.1f %10.1f\n", name, s,
+                   (s > 0 ? mallocs / s : 0), gcs, minor, total / 1048576,
+                   peak / 1048576, rss / 1024
         }'
 done
 exit $status

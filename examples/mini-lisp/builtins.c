@@ -58,7 +58,7 @@ static Obj *sf_setq(Obj *env, Obj *args)
     Obj *value = eval(env, args->cdr->car);
     // Look up again: the binding cannot disappear, but the value's evaluation
     // may have moved what holds it (a define in this scope adds to defs).
-    *lookup(env, sym) = value;
+    set_field(lookup(env, sym), value);
     UNROOT();
     return value;
 }
@@ -153,7 +153,7 @@ static Obj *prim_cdr(int argc, Obj **argv)
 static Obj *prim_setcar(int argc, Obj **argv)
 {
     want_args("setcar", argc, 2);
-    cell_arg("setcar", argv[0])->car = argv[1];
+    set_field(&cell_arg("setcar", argv[0])->car, argv[1]);
     return argv[0];
 }
 
@@ -231,18 +231,20 @@ static Obj *prim_gc_summary(int argc, Obj **argv)
 static void add_special(const char *name, Special *fn)
 {
     Obj *sym = intern_cstr(name); // rooted by the symbol table
-    sym->value = make_special(fn);
+    Obj *value = make_special(fn);
+    set_field(&sym->value, value); // sym is older than value
 }
 
 static void add_prim(const char *name, Primitive *fn)
 {
     Obj *sym = intern_cstr(name);
-    sym->value = make_prim(fn);
+    Obj *value = make_prim(fn);
+    set_field(&sym->value, value);
 }
 
 void builtins_init(void)
 {
-    intern_cstr("t")->value = True;
+    set_field(&intern_cstr("t")->value, True);
 
     add_special("quote", sf_quote);
     add_special("if", sf_if);

@@ -42,12 +42,13 @@ Obj **lookup(Obj *env, Obj *sym)
 void define(Obj *env, Obj *sym, Obj *value)
 {
     if (!env) {
-        sym->value = value;
+        set_field(&sym->value, value);
         return;
     }
     ROOTS(&env, &sym, &value);
     Obj *pair = cons(sym, value);
-    env->defs = cons(pair, env->defs);
+    pair = cons(pair, env->defs);
+    set_field(&env->defs, pair);
     UNROOT();
 }
 
@@ -105,11 +106,15 @@ Obj *apply(Obj *fn, int argc, Obj **argv)
     env->up = fn->env;
     env->names = fn->params;
     env->defs = Nil;
+    // Initialising stores: no allocation since env's.
     memcpy(env->slots, argv, (size_t)n * sizeof *argv);
     if (rest) {
         for (int i = argc; i-- > n;)
             list = cons(argv[i], list);
-        env->slots[n] = list;
+        // The conses may have collected: env may be old by now. (list also
+        // stays rooted for the whole call, but the barrier should not depend
+        // on that.)
+        set_field(&env->slots[n], list);
     }
     for (Obj *p = fn->body; p->type == TCELL; p = p->cdr)
         result = eval(env, p->car);

@@ -38,6 +38,25 @@
 //     the list's head is rooted: the collector never moves objects and cdr
 //     fields are never written after construction (the dialect has no
 //     setcdr; only the reader appends to the list it is building).
+//
+// THE BARRIER RULE. mini-lisp runs gcheap in generational mode (gc.c): most
+// collections are minor and trace only the objects allocated since the
+// collection before; an object that survived one (an "old" object) stays
+// marked and is not traced again. A young object whose only reference sits
+// in an old object would be freed, so every store of a pointer into a field
+// of an object that may be old is followed by gc_write_barrier on that
+// object: set_field below does both. An object may be old as soon as any
+// allocation has happened since it was allocated (any allocation may
+// collect). Two kinds of store need no barrier:
+//   - the initialising stores into an object allocated with no allocation
+//     since (cons, make_function, a scope in apply before its rest list);
+//   - stores into roots (root frames, the value stack, the symbol table):
+//     the roots hook marks them at every collection.
+// The places that store into older objects: define (a global value, a
+// scope's defs), setq, setcar, a scope's rest list (apply), a symbol's
+// name (make_symbol, the one char * field, so it calls gc_write_barrier
+// itself), the primitives' bindings (builtins_init) and the reader's
+// appending at the tail of a list.
 #ifndef LISP_H
 #define LISP_H
 
@@ -136,6 +155,18 @@ extern struct roots *root_top;
     struct roots roots_ = {root_top, (int)(sizeof roots_var_ / sizeof roots_var_[0]), roots_var_}; \
     root_top = &roots_
 #define UNROOT() (root_top = roots_.prev)
+
+// ---------------------------------------------------------------- write barrier
+
+// Stores value into *field, a pointer field of a heap object, and tells
+// gcheap (see THE BARRIER RULE above). gc_write_barrier accepts any address
+// inside the object written into, so the field's address names it; a field
+// found by lookup() needs nothing else. Never allocates.
+static inline void set_field(Obj **field, Obj *value)
+{
+    *field = value;
+    gc_write_barrier(field);
+}
 
 // ---------------------------------------------------------------- value stack
 //

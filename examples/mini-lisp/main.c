@@ -10,9 +10,12 @@
 // in progress.
 //
 // Environment:
-//   MINILISP_ALWAYS_GC=1  a full collection before every allocation, with
-//                         gcheap's poisoning of freed memory (see gc.c)
-//   MINILISP_STATS=1      one line of allocation statistics on stderr at exit
+//   MINILISP_ALWAYS_GC=1     a full collection before every allocation,
+//                            with gcheap's poisoning of freed memory (gc.c)
+//   MINILISP_STATS=1         one line of allocation statistics on stderr at
+//                            exit
+//   MINILISP_GENERATIONAL=0  gcheap's generational mode off (it is on by
+//                            default; see THE BARRIER RULE in lisp.h)
 //   GCHEAP_DEBUG, GCHEAP_GOGC are read by gcheap itself (see gcheap.h).
 #include <errno.h>
 #include <setjmp.h>
@@ -89,7 +92,10 @@ int main(int argc, char **argv)
     const char *path = NULL;
     FILE *in = stdin;
     if (argc > 2) {
-        fputs("usage: mini-lisp [FILE | -]\n", stderr);
+        fputs("usage: mini-lisp [FILE | -]\n"
+              "environment: MINILISP_ALWAYS_GC=1, MINILISP_STATS=1, MINILISP_GENERATIONAL=0\n"
+              "(see examples/mini-lisp/README.md)\n",
+              stderr);
         return 2;
     }
     if (argc == 2 && strcmp(argv[1], "-") != 0) {

@@ -186,7 +186,7 @@ static Obj *read_list(void)
             if (head == Nil)
                 lisp_error("stray '.'");
             x = read_expr();
-            tail->cdr = x;
+            set_field(&tail->cdr, x);
             if (skip_space() != ')')
                 lisp_error("expected ')' after the expression following '.'");
             readc();
@@ -194,11 +194,12 @@ static Obj *read_list(void)
         }
         x = read_expr();
         x = cons(x, Nil);
-        // tail needs no root: it is reachable from head.
+        // tail needs no root: it is reachable from head. It needs the
+        // barrier: it was allocated before the cons that made x.
         if (head == Nil)
             head = x;
         else
-            tail->cdr = x;
+            set_field(&tail->cdr, x);
         tail = x;
     }
     UNROOT();
