@@ -60,8 +60,9 @@
 // frees less than half of the young bytes makes the next `backoff` cycles
 // major, backoff doubling (up to GEN_BACKOFF_MAX) at each such failure in
 // a row and returning to 0 after a productive minor cycle: a program that
-// gains nothing from generations pays one minor cycle in 64. With GOGC off (no goal) a major cycle runs when
-// the heap after a cycle has doubled since the last major one.
+// gains nothing from generations pays one minor cycle in 64. With GOGC off
+// (no goal), a major cycle runs when the heap after a cycle has doubled
+// since the last major one.
 #include "internal.h"
 
 #include <string.h>

@@ -55,7 +55,7 @@
 // Objects are zeroed when handed out if their span may hold old data
 // (needzero); fresh OS memory is never cleared twice.
 //
-// COLLECTION PATH (mark.c, sweep.c)
+// COLLECTION PATH (mark.c, sweep.c; pacing in pacer.c)
 //
 //   first gc_mark      finish sweeping, rotate bitmap epochs, mark every
 //                      thread's tiny block and the free slots of every

@@ -1,7 +1,7 @@
 // mark.c owns the collector's entry points: gc_mark, gc_mark_range,
-// gc_sweep, gc_collect, the hooks and the pacer. See malloc.c for the
+// gc_sweep, gc_collect and the hooks. See malloc.c for the
 // overview; Go counterpart: mgc.go (gcStart, gcMarkTermination),
-// mgcmark.go (greyobject, gcDrain), mgcpacer.go (heap goal).
+// mgcmark.go (greyobject, gcDrain).
 //
 // Marking is the host's: gcheap only keeps the bits. gc_mark(p) finds the
 // object holding p in O(1) (span map, then the division magic), refuses
@@ -40,17 +40,17 @@
 // gc_sweep (flush caches, flip sweepgen) -> MUTATE. Transitions take
 // gch_gc.lock; gc_mark's phase check is one acquire load.
 //
-// Pacing (Go's GOGC without the trigger runway): after a cycle,
-// next_gc = max(4 MiB, live * (1 + GOGC/100)); gc_alloc's slow paths
-// collect when heap_live would pass it. live is exact after gc_collect (the
-// sweep is complete) and the marked bytes after a lazy gc_sweep.
+// Generations (gen.c): when the mark phase begins, gen.c chooses a minor
+// or a major cycle; a minor one starts with the thread that began it
+// tracing the objects the write barrier logged (mark_trace_log), and its
+// gc_mark meets old objects as already marked.
+//
+// Pacing: pacer.c.
 #include "internal.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-
-#define GCH_MIN_HEAP_GOAL ((uint64_t)4 << 20) // Go's heapMinimum at GOGC=100
 
 struct gch_gc gch_gc = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
@@ -576,24 +576,6 @@ void gc_set_roots(gc_roots_fn fn, void *ctx)
     AO_store_release(&gch_gc.roots_fn, (AO_t)fn);
 }
 
-uint64_t gch_heap_goal(uint64_t live)
-{
-    long gogc = (long)AO_load(&gch_gc.gogc);
-    if (gogc < 0)
-        return UINT64_MAX;
-    uint64_t goal = live + live / 100 * (uint64_t)gogc + live % 100 * (uint64_t)gogc / 100;
-    return goal > GCH_MIN_HEAP_GOAL ? goal : GCH_MIN_HEAP_GOAL;
-}
-
-int gc_set_gogc(int percent)
-{
-    gch_init();
-    long old = (long)AO_load(&gch_gc.gogc);
-    AO_store(&gch_gc.gogc, (AO_t)(long)(percent < 0 ? -1 : percent));
-    AO_store(&gch_gc.next_gc, gch_heap_goal(AO_load(&gch_stats.live_after_gc)));
-    return (int)old;
-}
-
 // Go's fmtNSAsMS: whole milliseconds from 10 ms up, else two significant
 // digits.
 static void mark_fmt_ms(char *buf, size_t len, uint64_t ns)
@@ -663,28 +645,6 @@ void gc_sweep(void)
         mark_gctrace(now, now - gch_gc.mark_start_ns, "lazy", live);
     }
     pthread_mutex_unlock(&gch_gc.lock);
-}
-
-// Returns free pages to the OS after a collection. What a cycle will use
-// again is the span memory the heap held at its fullest (Go's
-// lastHeapInUse), so that is retained, plus 10% (Go's retainExtraPercent),
-// taking the largest of the last few cycles: releasing pages that the next
-// cycle faults back in costs more than it saves (Go paces its background
-// scavenger for the same reason). A one-off spike is released once it has
-// left the window.
-#define MARK_SCAVENGE_WINDOW 4
-static void mark_scavenge(uint64_t live, uint64_t inuse_peak)
-{
-    static uint64_t peaks[MARK_SCAVENGE_WINDOW]; // protected by gch_gc.lock
-    static unsigned next;
-    peaks[next++ % MARK_SCAVENGE_WINDOW] = inuse_peak;
-    uint64_t goal = AO_load(&gch_gc.next_gc);
-    if (goal == UINT64_MAX) // GOGC off: the live heap is what stays
-        goal = live > GCH_MIN_HEAP_GOAL ? live : GCH_MIN_HEAP_GOAL;
-    uint64_t retain = goal;
-    for (int i = 0; i < MARK_SCAVENGE_WINDOW; i++)
-        retain = peaks[i] > retain ? peaks[i] : retain;
-    gch_mheap_scavenge(retain + retain / 10);
 }
 
 // Runs roots(ctx) on c's thread with its gc_mark calls pushing, then
@@ -762,7 +722,7 @@ void gc_collect(void)
     bool major_now;
     AO_store(&gch_gc.next_gc, gch_gen_pace(live, gch_gc.heap_at_mark, &major_now));
     if (!major_now)
-        mark_scavenge(live, inuse_peak);
+        gch_pacer_scavenge(live, inuse_peak);
     gch_atomic_add(&gch_stats.pause_total_ns, t2 - t0);
     if (gch_debug.gctrace) {
         char sweep[48], ms[32];
@@ -775,38 +735,4 @@ void gc_collect(void)
     // it, and only a major cycle can tell which of them died.
     if (major_now)
         gc_collect();
-}
-
-bool gch_collect_for_limit(void)
-{
-    struct mcache *c = gch_tls_owner;
-    if (AO_load(&gch_gc.roots_fn) == 0 || AO_load(&gch_gc.phase) != GCH_PHASE_MUTATE ||
-        (c != NULL && c->in_hook))
-        return false;
-    gc_collect();
-    return true;
-}
-
-// Would allocating extra more bytes pass the goal? (next_gc is UINT64_MAX
-// when GOGC is off.)
-static inline bool mark_goal_passed(uint64_t extra)
-{
-    return AO_load(&gch_stats.heap_live) + extra > AO_load(&gch_gc.next_gc);
-}
-
-bool gc_collect_due(void)
-{
-    gch_init();
-    return mark_goal_passed(0);
-}
-
-void gch_maybe_collect(uint64_t extra)
-{
-    if (AO_load(&gch_gc.roots_fn) == 0 || (long)AO_load(&gch_gc.gogc) < 0)
-        return;
-    if (AO_load(&gch_gc.phase) != GCH_PHASE_MUTATE)
-        return;
-    if (!mark_goal_passed(extra))
-        return;
-    gc_collect();
 }

@@ -38,13 +38,8 @@
 // chunks (the middle chunks of a long run get a constant) and re-merges the
 // parents upwards, stopping at the first level where nothing changed.
 //
-// Metadata memory: every summary level is reserved for the whole address
-// space at init (585 MiB of PROT_NONE). The root (128 KiB) is committed at
-// once because searches read root entries between grown ranges; untouched
-// pages of it cost nothing. Lower levels are committed on grow, one OS page
-// at a time, only for the pages the new range needs and its neighbours in
-// in_use did not already need (Go's sysGrow), so a failed grow can undo
-// exactly what it committed. Chunk bitmaps live in 1 MiB L2 blocks of 8192
+// Metadata memory (the summary levels, reserved at init and committed on
+// grow) is pagealloc_sys.c's. Chunk bitmaps live in 1 MiB L2 blocks of 8192
 // chunks each, allocated on grow; pallocbits.c works on one of them. Each
 // chunk also keeps a scavenged bitmap (Go's pallocData): the free pages the
 // scavenger returned to the OS.
@@ -67,7 +62,6 @@
 // Locking: none; the owner's lock (mheap.lock) covers every call.
 #include "pagealloc.h"
 
-#include "os.h"
 #include "sizeclasses.h" // GCH_PAGE_SHIFT, GCH_PAGE_SIZE
 
 #include <assert.h>
@@ -81,12 +75,6 @@ _Static_assert(sizeof(uintptr_t) == 8, "the page allocator assumes a 64-bit addr
 _Static_assert(GCH_PALLOC_CHUNK_BYTES == (uintptr_t)GCH_PALLOC_CHUNK_PAGES * GCH_PAGE_SIZE,
                "pagealloc.h hard-codes the page shift");
 
-#define GCH_PALLOC_LOG_CHUNK 22 // log2(GCH_PALLOC_CHUNK_BYTES)
-#define GCH_PALLOC_MAX_ADDR  ((uintptr_t)1 << GCH_PALLOC_ADDR_BITS)
-// Chunk index = L1 (13 bits) . L2 (13 bits): an L2 block is 8192 chunks
-// (32 GiB of heap, 1 MiB of bitmaps) and the L1 array is 64 KiB.
-#define GCH_PALLOC_L2_BITS 13
-#define GCH_PALLOC_L1_BITS (GCH_PALLOC_ADDR_BITS - GCH_PALLOC_LOG_CHUNK - GCH_PALLOC_L2_BITS)
 // Summary fields: 21 bits, enough for 2^21 - 1; 2^21 (a free root entry)
 // is bit 63 alone.
 #define GCH_PALLOC_SUM_BITS      21
@@ -95,28 +83,7 @@ _Static_assert(GCH_PALLOC_CHUNK_BYTES == (uintptr_t)GCH_PALLOC_CHUNK_PAGES * GCH
 #define GCH_PALLOC_SUM_FULL_ROOT ((uint64_t)1 << 63)
 
 _Static_assert(GCH_PALLOC_LOG_CHUNK == GCH_PAGE_SHIFT + 9, "a chunk is 512 pages");
-
-// Per level: bits of index the level adds, and log2 of the bytes one entry
-// covers. Level 4 is the leaf (one chunk).
-static const unsigned pagealloc_level_bits[GCH_PALLOC_SUMMARY_LEVELS] = {14, 3, 3, 3, 3};
-static const unsigned pagealloc_level_shift[GCH_PALLOC_SUMMARY_LEVELS] = {34, 31, 28, 25, 22};
-_Static_assert(14 + 4 * 3 + GCH_PALLOC_LOG_CHUNK == GCH_PALLOC_ADDR_BITS, "levels cover 48 bits");
 _Static_assert(34 - GCH_PAGE_SHIFT == GCH_PALLOC_SUM_BITS, "a free root entry is 2^21 pages");
-
-// One chunk's bitmaps (Go's pallocData). Bit i of palloc_bits[w] is page
-// 64w + i of the chunk, 1 = in use. scavenged: 1 = free and returned to the
-// OS (gch_pagealloc_scavenge); allocation takes the bits back:
-//   [C1] scavenged & palloc_bits == 0
-struct palloc_data {
-    uint64_t palloc_bits[GCH_PALLOC_WORDS];
-    uint64_t scavenged[GCH_PALLOC_WORDS];
-};
-_Static_assert(sizeof(struct palloc_data) == 128, "a chunk's metadata is two 512-bit maps");
-
-// A grown address range [base, limit): see [P6].
-struct palloc_range {
-    uintptr_t base, limit;
-};
 
 // ----------------------------------------------------------- summaries
 
@@ -550,141 +517,7 @@ void gch_pagealloc_test_bits(const struct page_alloc *p, uintptr_t chunk_base, u
     memcpy(out, pagealloc_chunk_of(p, ci)->palloc_bits, GCH_PALLOC_WORDS * sizeof(uint64_t));
 }
 
-// ------------------------------------------------------- init and grow
-
-static size_t pagealloc_level_bytes(int l)
-{
-    return sizeof(uint64_t) << (GCH_PALLOC_ADDR_BITS - pagealloc_level_shift[l]);
-}
-
-#define GCH_PALLOC_L1_BYTES (sizeof(struct palloc_data *) << GCH_PALLOC_L1_BITS)
-#define GCH_PALLOC_L2_BYTES (sizeof(struct palloc_data) << GCH_PALLOC_L2_BITS)
-
-bool gch_pagealloc_init(struct page_alloc *p)
-{
-    memset(p, 0, sizeof *p);
-    size_t page = gch_os_page_size();
-    for (int l = 0; l < GCH_PALLOC_SUMMARY_LEVELS; l++) {
-        p->summary[l] = gch_os_reserve(pagealloc_level_bytes(l), page);
-        if (p->summary[l] == NULL)
-            goto fail;
-    }
-    if (!gch_os_commit(p->summary[0], pagealloc_level_bytes(0)))
-        goto fail;
-    p->chunks = gch_os_alloc(GCH_PALLOC_L1_BYTES);
-    p->in_use = gch_os_alloc(page);
-    if (p->chunks == NULL || p->in_use == NULL)
-        goto fail;
-    p->in_use_cap = page / sizeof(struct palloc_range);
-    p->search_addr = GCH_PALLOC_MAX_ADDR; // nothing is free yet
-    return true;
-fail:
-    gch_pagealloc_destroy(p);
-    errno = ENOMEM;
-    return false;
-}
-
-void gch_pagealloc_destroy(struct page_alloc *p)
-{
-    for (int l = 0; l < GCH_PALLOC_SUMMARY_LEVELS; l++)
-        if (p->summary[l] != NULL)
-            gch_os_unreserve(p->summary[l], pagealloc_level_bytes(l));
-    if (p->chunks != NULL) {
-        for (size_t i = 0; i < ((size_t)1 << GCH_PALLOC_L1_BITS); i++)
-            if (p->chunks[i] != NULL)
-                gch_os_free(p->chunks[i], GCH_PALLOC_L2_BYTES);
-        gch_os_free(p->chunks, GCH_PALLOC_L1_BYTES);
-    }
-    if (p->in_use != NULL)
-        gch_os_free(p->in_use, p->in_use_cap * sizeof(struct palloc_range));
-    memset(p, 0, sizeof *p);
-}
-
-// Sets [*lo, *hi) to the units of unit bytes of a metadata array (elem
-// bytes per 2^shift bytes of address space) that [base, limit) needs.
-static void pagealloc_units(uintptr_t base, uintptr_t limit, unsigned shift, size_t elem,
-                            size_t unit, uintptr_t *lo, uintptr_t *hi)
-{
-    *lo = (base >> shift) * elem / unit;
-    *hi = ((((limit - 1) >> shift) + 1) * elem + unit - 1) / unit;
-}
-
-// Like pagealloc_units for a range about to be inserted at in_use[k], minus
-// the units its neighbours already need: what growing it must add. Ranges
-// are sorted, so only the two neighbours can share units with it.
-static void pagealloc_new_units(const struct page_alloc *p, size_t k, uintptr_t base,
-                                uintptr_t limit, unsigned shift, size_t elem, size_t unit,
-                                uintptr_t *lo, uintptr_t *hi)
-{
-    uintptr_t nlo, nhi;
-    pagealloc_units(base, limit, shift, elem, unit, lo, hi);
-    if (k > 0) {
-        pagealloc_units(p->in_use[k - 1].base, p->in_use[k - 1].limit, shift, elem, unit, &nlo,
-                        &nhi);
-        if (nhi > *lo)
-            *lo = nhi;
-    }
-    if (k < p->in_use_len) {
-        pagealloc_units(p->in_use[k].base, p->in_use[k].limit, shift, elem, unit, &nlo, &nhi);
-        if (nlo < *hi)
-            *hi = nlo;
-    }
-}
-
-// Commits the summaries and allocates the L2 chunk blocks [base, limit)
-// needs (Go's sysGrow). Returns false, having undone its work, on failure.
-static bool pagealloc_sys_grow(struct page_alloc *p, size_t k, uintptr_t base, uintptr_t limit)
-{
-    size_t page = gch_os_page_size();
-    uintptr_t lo, hi;
-    int l;
-    for (l = 1; l < GCH_PALLOC_SUMMARY_LEVELS; l++) { // the root is always committed
-        pagealloc_new_units(p, k, base, limit, pagealloc_level_shift[l], sizeof(uint64_t), page,
-                            &lo, &hi);
-        if (lo < hi && !gch_os_commit((char *)p->summary[l] + lo * page, (hi - lo) * page))
-            goto undo;
-    }
-    pagealloc_new_units(p, k, base, limit, GCH_PALLOC_LOG_CHUNK + GCH_PALLOC_L2_BITS, 1, 1, &lo,
-                        &hi);
-    for (uintptr_t x = lo; x < hi; x++) {
-        assert(GCH_DEBUG < 1 || p->chunks[x] == NULL);
-        p->chunks[x] = gch_os_alloc(GCH_PALLOC_L2_BYTES);
-        if (p->chunks[x] == NULL) {
-            while (x-- > lo) {
-                gch_os_free(p->chunks[x], GCH_PALLOC_L2_BYTES);
-                p->chunks[x] = NULL;
-            }
-            goto undo;
-        }
-    }
-    return true;
-undo:
-    // Units with no neighbour's claim were uncommitted before this call.
-    while (--l >= 1) {
-        pagealloc_new_units(p, k, base, limit, pagealloc_level_shift[l], sizeof(uint64_t), page,
-                            &lo, &hi);
-        if (lo < hi)
-            gch_os_decommit((char *)p->summary[l] + lo * page, (hi - lo) * page);
-    }
-    errno = ENOMEM;
-    return false;
-}
-
-// Makes room for one more in_use entry. Returns false on failure.
-static bool pagealloc_reserve_range_slot(struct page_alloc *p)
-{
-    if (p->in_use_len < p->in_use_cap)
-        return true;
-    size_t cap = p->in_use_cap * 2;
-    struct palloc_range *r = gch_os_alloc(cap * sizeof *r);
-    if (r == NULL)
-        return false;
-    memcpy(r, p->in_use, p->in_use_len * sizeof *r);
-    gch_os_free(p->in_use, p->in_use_cap * sizeof *r);
-    p->in_use = r;
-    p->in_use_cap = cap;
-    return true;
-}
+// ---------------------------------------------------------------- grow
 
 bool gch_pagealloc_grow(struct page_alloc *p, uintptr_t base, size_t nbytes)
 {
@@ -698,7 +531,7 @@ bool gch_pagealloc_grow(struct page_alloc *p, uintptr_t base, size_t nbytes)
     size_t k = pagealloc_range_above(p, base);
     assert(GCH_DEBUG < 1 || ((k == 0 || p->in_use[k - 1].limit <= base) &&
                              (k == p->in_use_len || p->in_use[k].base >= limit)));
-    if (!pagealloc_reserve_range_slot(p) || !pagealloc_sys_grow(p, k, base, limit)) {
+    if (!gch_pagealloc_reserve_range_slot(p) || !gch_pagealloc_sys_grow(p, k, base, limit)) {
         errno = ENOMEM;
         return false;
     }

@@ -1,9 +1,10 @@
 // pagealloc.h: the page allocator, which decides which 8 KiB pages of the
-// heap are in use, in three files: the radix tree over the heap
-// (pagealloc.c), one chunk's bitmap (pallocbits.c) and the page cache in
-// front of it (pagecache.c). Metadata only: it never touches heap memory,
-// so it can be tested with made-up addresses. See each file for its design
-// and malloc.c for the overview. Go counterparts: mpagealloc.go,
+// heap are in use, in four files: the radix tree over the heap
+// (pagealloc.c), the memory its metadata lives in (pagealloc_sys.c), one
+// chunk's bitmap (pallocbits.c) and the page cache in front of it
+// (pagecache.c). Metadata only: it never touches heap memory, so it can be
+// tested with made-up addresses. See each file for its design and malloc.c
+// for the overview. Go counterparts: mpagealloc.go, mpagealloc_64bit.go,
 // mpallocbits.go, mpagecache.go.
 //
 // Not thread-safe: every function needs the caller to hold the lock that
@@ -69,9 +70,37 @@ static inline uint64_t gch_palloc_runs64(uint64_t set, unsigned n)
 
 // ------------------------------------------------------------- pagealloc.c
 
-struct palloc_data;  // one chunk's bitmaps, defined in pagealloc.c
-struct palloc_range; // a grown address range, defined in pagealloc.c
-struct page_cache;   // the page cache, below
+// The layout of the tree and of the chunk index, shared by pagealloc.c and
+// pagealloc_sys.c (no other file needs it).
+#define GCH_PALLOC_LOG_CHUNK 22 // log2(GCH_PALLOC_CHUNK_BYTES)
+#define GCH_PALLOC_MAX_ADDR  ((uintptr_t)1 << GCH_PALLOC_ADDR_BITS)
+// Chunk index = L1 (13 bits) . L2 (13 bits): an L2 block is 8192 chunks
+// (32 GiB of heap, 1 MiB of bitmaps) and the L1 array is 64 KiB.
+#define GCH_PALLOC_L2_BITS 13
+#define GCH_PALLOC_L1_BITS (GCH_PALLOC_ADDR_BITS - GCH_PALLOC_LOG_CHUNK - GCH_PALLOC_L2_BITS)
+
+// Per level: bits of index the level adds, and log2 of the bytes one entry
+// covers. Level 4 is the leaf (one chunk).
+static const unsigned pagealloc_level_bits[GCH_PALLOC_SUMMARY_LEVELS] = {14, 3, 3, 3, 3};
+static const unsigned pagealloc_level_shift[GCH_PALLOC_SUMMARY_LEVELS] = {34, 31, 28, 25, 22};
+_Static_assert(14 + 4 * 3 + GCH_PALLOC_LOG_CHUNK == GCH_PALLOC_ADDR_BITS, "levels cover 48 bits");
+
+// One chunk's bitmaps (Go's pallocData). Bit i of palloc_bits[w] is page
+// 64w + i of the chunk, 1 = in use. scavenged: 1 = free and returned to the
+// OS (gch_pagealloc_scavenge); allocation takes the bits back:
+//   [C1] scavenged & palloc_bits == 0
+struct palloc_data {
+    uint64_t palloc_bits[GCH_PALLOC_WORDS];
+    uint64_t scavenged[GCH_PALLOC_WORDS];
+};
+_Static_assert(sizeof(struct palloc_data) == 128, "a chunk's metadata is two 512-bit maps");
+
+// A grown address range [base, limit): see [P6].
+struct palloc_range {
+    uintptr_t base, limit;
+};
+
+struct page_cache; // the page cache, below
 
 // The page allocator. All fields are protected by the owner's lock.
 // A zeroed struct page_alloc is a valid, empty allocator: grow initialises
@@ -107,13 +136,6 @@ struct page_alloc {
     size_t scavenged_taken; // scavenged pages allocated (here or from a page
                             // cache) since the last take
 };
-
-// Reserves the summary and chunk-index address space. Returns false with
-// errno = ENOMEM if it cannot.
-bool gch_pagealloc_init(struct page_alloc *p);
-
-// Returns every metadata mapping to the OS and zeroes *p.
-void gch_pagealloc_destroy(struct page_alloc *p);
 
 // Adds [base, base + nbytes) as free pages. base and nbytes must be
 // multiples of GCH_PALLOC_CHUNK_BYTES, base > 0, base + nbytes <= 2^48, and
@@ -166,6 +188,23 @@ bool gch_pagealloc_verify(const struct page_alloc *p, char *why, size_t whylen);
 // Test only: copies the in-use bitmap of the chunk at chunk_base (bit i of
 // word w = page 64w + i) into out. Zero for chunks never grown.
 void gch_pagealloc_test_bits(const struct page_alloc *p, uintptr_t chunk_base, uint64_t out[8]);
+
+// -------------------------------------------------------- pagealloc_sys.c
+
+// Reserves the summary and chunk-index address space. Returns false with
+// errno = ENOMEM if it cannot.
+bool gch_pagealloc_init(struct page_alloc *p);
+
+// Returns every metadata mapping to the OS and zeroes *p.
+void gch_pagealloc_destroy(struct page_alloc *p);
+
+// Makes room for one more in_use entry. Returns false on failure.
+bool gch_pagealloc_reserve_range_slot(struct page_alloc *p);
+
+// Commits the summaries and allocates the L2 chunk blocks [base, limit)
+// needs (Go's sysGrow), for a range about to be inserted at in_use[k].
+// Returns false, having undone its work, on failure.
+bool gch_pagealloc_sys_grow(struct page_alloc *p, size_t k, uintptr_t base, uintptr_t limit);
 
 // ------------------------------------------------------------- pagecache.c
 
