@@ -612,3 +612,56 @@ Test(internal, partly_free_spans_go_back_to_the_thread_that_filled_them)
     verify_or_fail("after a second collection");
     pthread_barrier_destroy(&c4_barrier);
 }
+
+// gen.c: a write-barrier log that cannot grow loses entries, so the next
+// cycle must be major ([G2]); a young object stored into an old one then
+// survives, found by the major cycle's full marking. Also: old objects
+// keep their marks between cycles ([G1]), the verifier agrees.
+Test(internal, barrier_log_overflow_makes_the_next_cycle_major)
+{
+    gc_set_generational(true);
+    gc_set_trace(trace_node, NULL);
+    gc_set_roots(roots_table, NULL);
+    enum { OLD = 64 };
+    for (int i = 0; i < OLD; i++)
+        table[i] = gc_alloc(sizeof(struct node), true);
+    // inner: old, reachable only through table[0] (not a root itself).
+    struct node *inner = gc_alloc(sizeof(struct node), true);
+    inner->id = 66;
+    table[0]->next = inner;
+    gc_collect(); // major: the bits become sticky
+    gc_collect(); // minor
+    gc_stats st;
+    gc_get_stats(&st);
+    cr_assert_eq(st.num_minor_gc, 1, "two cycles in generational mode: one minor");
+    cr_assert(AO_load(&gch_gen.sticky) != 0);
+    for (int i = 0; i < OLD; i++) {
+        struct mspan *s = gch_span_of((uintptr_t)table[i]);
+        cr_assert(gch_mark_bit_get(s->gcmark_bits, gch_span_obj_index(s, (uintptr_t)table[i])),
+                  "old object %d unmarked between cycles", i);
+    }
+    verify_or_fail("between cycles, sticky");
+
+    // The first barrier needs the log's first page: make it fail.
+    struct node *young = gc_alloc(sizeof(struct node), true);
+    young->id = 77;
+    inner->other = young;
+    gch_os_fail_nth(1);
+    gc_write_barrier(inner);
+    gch_os_fail_nth(0);
+    cr_assert(gch_gen.overflow, "log growth failed: overflow expected");
+    gc_collect();
+    gc_get_stats(&st);
+    cr_assert_eq(st.num_minor_gc, 1, "the cycle after an overflow must be major");
+    // A minor cycle would not trace table[0] (old) and would free inner,
+    // whose mark the barrier withdrew, and young.
+    cr_assert_eq(gc_base(inner), inner, "old object whose barrier was not logged was freed");
+    cr_assert_eq(gc_base(young), young, "young object stored into an old one was freed");
+    cr_assert_eq(inner->id, 66);
+    cr_assert_eq(young->id, 77);
+    cr_assert(!gch_gen.overflow, "a major cycle resets the overflow");
+    gc_collect();
+    gc_get_stats(&st);
+    cr_assert_eq(st.num_minor_gc, 2, "minor cycles again after the major one");
+    verify_or_fail("after the minor cycle");
+}
