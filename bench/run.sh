@@ -296,7 +296,7 @@ REPORT=$RESULTS/results.md
     echo
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "- machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(uname -sr), load average at start $START_LOAD"
-    echo "- gcheap: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)'), $("$CC" --version | head -1), -O2"
+    echo "- gcheap: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- . ':!bench/results' 2>/dev/null || echo ' (with uncommitted changes)'), $("$CC" --version | head -1), -O2"
     echo "- sizes: binary-trees depth $DEPTH; alloc: $ALLOC_N allocations per thread, ring $ALLOC_K; $RUNS runs each$([ "$QUICK" = 1 ] && echo ' (QUICK=1)')"
     echo
     echo "CPU = user + system seconds of the process (all its threads), the figure backends are ranked by;"
@@ -438,7 +438,7 @@ REPORT=$RESULTS/results.md
 PLOT=$RESULTS/results.png
 if command -v gnuplot >/dev/null; then
     dat=$WORK/plot.dat
-    cols=(gcheap glibc mimalloc jemalloc tcmalloc boehm go1 go2)
+    cols=(gcheap gcheap-gen glibc mimalloc jemalloc tcmalloc boehm go1 go2)
     {
         printf '# benchmark'
         for c in "${cols[@]}"; do printf '\t%s' "$c"; done
@@ -453,10 +453,11 @@ if command -v gnuplot >/dev/null; then
             echo
         done
     } >"$dat"
-    titles=(gcheap glibc mimalloc jemalloc tcmalloc "Boehm GC" "Go P=1" "Go P=2")
+    titles=(gcheap "gcheap generational" glibc mimalloc jemalloc tcmalloc "Boehm GC" "Go P=1" "Go P=2")
+    colors=("#9400d3" "#d98cf2" "#009e73" "#56b4e9" "#e69f00" "#f0e442" "#0072b2" "#e51e10" "#222222")
     plots=""
     for i in "${!cols[@]}"; do
-        plots+="${plots:+, }'$dat' using $((i + 2)):xtic(1) title '${titles[$i]}'"
+        plots+="${plots:+, }'$dat' using $((i + 2)):xtic(1) title '${titles[$i]}' lc rgb '${colors[$i]}'"
     done
     term="pngcairo size 1000,560 font 'sans,10'"
     gnuplot -e "set terminal $term" -e "quit" 2>/dev/null || term="png size 1000,560"
