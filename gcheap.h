@@ -221,8 +221,10 @@ GCHEAP_API void gc_set_roots(gc_roots_fn fn, void *ctx);
  * beyond 110% of the next heap goal, highest addresses first.
  * Inside a mark phase (begun by gc_mark or gc_mark_roots) it goes on with
  * that phase: the roots hook, if set, marks what it adds, then the full
- * sweep. Does nothing without a roots hook outside a mark phase (it cannot
- * know what is live). Threads: as gc_sweep; the hooks run on the calling
+ * sweep. In generational mode, a minor cycle that leaves the heap at its
+ * goal is followed at once by a major one: the roots hook then runs twice.
+ * Does nothing without a roots hook outside a mark phase (it cannot know
+ * what is live). Threads: as gc_sweep; the hooks run on the calling
  * thread, which alone marks (it does so without atomic operations): other
  * threads must not call gc_mark during gc_collect. Calling it from a hook
  * aborts. */

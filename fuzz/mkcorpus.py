@@ -141,6 +141,7 @@ STACK_LIMIT = lambda v: knob(3, v)
 VERIFY = knob(4)
 DROP_ROOTS = knob(5)
 FAULT = lambda v: knob(6, v)  # the (v % 32 + 1)th OS call from now fails
+GEN = knob(7)  # generational mode on/off
 
 
 def graph(n, size=48):
@@ -198,6 +199,12 @@ SEEDS = {
     "os_faults": FAULT(0) + alloc(1 << 20) + FAULT(1) + burst(30, 1 << 20, False, True, 0)
     + graph(6) + root(1, 3) + FAULT(2) + COLLECT + FAULT(0) + mark_root(1) + SWEEP
     + FAULT(4) + burst(64, 64, True, True, 2) + STACK_LIMIT(0) + FAULT(0) + COLLECT,
+    "generations": GEN + graph(8) + root(0, 0) + COLLECT + COLLECT + alloc(48, True, 2)
+    + store(3, 1, 8) + COLLECT + burst(40, 64, True, True, 5) + unroot(0) + COLLECT
+    + store(8, 0, 9) + COLLECT + GEN + COLLECT,
+    "generations_manual": GEN + graph(6) + root(0, 0) + COLLECT + COLLECT + alloc(32, True, 2)
+    + store(2, 0, 6) + mark_root(0) + mark_interior(6, 0) + SWEEP + root(1, 6) + COLLECT
+    + TOGGLE_TRACE + COLLECT + TOGGLE_TRACE + COLLECT + mark_root(1) + SWEEP,
     "mixed": graph(5) + burst(10, 7) + root(0, 2) + mark_root(0) + burst(5, 48, True, True, 1)
     + SWEEP + TOGGLE_TRACE + root(2, 3) + COLLECT + TOGGLE_TRACE + STACK_LIMIT(2) + COLLECT
     + query(0, 0, 0) + GOGC(50) + burst(50, 70000) + COLLECT,

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # fuzz/run.sh [SECONDS] [libFuzzer options...]
 #
-# Builds fuzz/fuzz_heap.c with the library's sources into build/fuzz/fuzz_heap
-# (clang, -fsanitize=fuzzer,address, GCH_DEBUG=2) and fuzzes for SECONDS
-# (default 60) on build/fuzz/corpus, a working copy of fuzz/corpus that keeps
-# what earlier runs found. Prints the executions and executions per second;
-# exits non-zero on a finding, whose input libFuzzer saves as
-# build/fuzz/crash-* (or leak-, timeout-, oom-). Reproduce one with
+# Builds fuzz/fuzz_heap.c and fuzz/model.c with the library's sources into
+# build/fuzz/fuzz_heap (clang, -fsanitize=fuzzer,address, GCH_DEBUG=2) and
+# fuzzes for SECONDS (default 60) on build/fuzz/corpus, a working copy of
+# fuzz/corpus that keeps what earlier runs found. Prints the executions and
+# executions per second; exits non-zero on a finding, whose input libFuzzer
+# saves as build/fuzz/crash-* (or leak-, timeout-, oom-). Reproduce one with
 #     FUZZ_HEAP_TRACE=1 build/fuzz/fuzz_heap build/fuzz/crash-...
 #
 # SECONDS = 0 runs until stopped. Environment: CC (default clang; any other
@@ -35,12 +35,12 @@ ao_libs=$(pkg-config --libs atomic_ops 2>/dev/null || echo -latomic_ops)
 cmd="$cc -g -O1 -fsanitize=fuzzer,address -fno-omit-frame-pointer -std=c11 \
 -Wall -Wextra -Werror -Wshadow -Wundef -Wstrict-prototypes -Wmissing-prototypes -Wvla \
 -fsanitize-coverage-ignorelist=fuzz/verify.ignore -fsanitize-ignorelist=fuzz/verify.ignore \
--D_GNU_SOURCE -DGCH_DEBUG=2 -I. $ao_cflags -o $bin fuzz/fuzz_heap.c src/*.c $ao_libs -pthread"
+-D_GNU_SOURCE -DGCH_DEBUG=2 -I. $ao_cflags -o $bin fuzz/fuzz_heap.c fuzz/model.c src/*.c $ao_libs -pthread"
 
 # Rebuild when a source or the command line changed.
 stamp=$out/stamp.cmd
 if [[ ! -x $bin || ! -f $stamp || "$(cat "$stamp")" != "$cmd" ||
-    -n $(find fuzz/fuzz_heap.c fuzz/verify.ignore src gcheap.h -newer "$bin" -print -quit) ]]; then
+    -n $(find fuzz/*.c fuzz/*.h fuzz/verify.ignore src gcheap.h -newer "$bin" -print -quit) ]]; then
     echo "fuzz: building $bin"
     if ! $cmd; then
         echo "fuzz: build failed (libFuzzer and ASan come with clang's runtime:" \
