@@ -255,8 +255,10 @@ GCHEAP_API int gc_set_gogc(int percent);
 
 /* gc_collect_due returns true when the heap has grown past the collection
  * goal (next_gc, see gc_set_gogc), by the measure gc_alloc's automatic
- * collection uses: bytes allocated plus the free space of the spans the
- * threads' caches hold. It does not need a roots hook, so a host that
+ * collection uses: the live bytes of the last collection (marked, or exact
+ * after gc_collect) plus the bytes allocated since, counting the whole free
+ * space of the spans the threads' caches hold. Garbage that a lazy
+ * gc_sweep has not freed yet does not count. It does not need a roots hook, so a host that
  * collects at its own safepoints gets gcheap's pacing from it; always
  * false when GOGC is off. Threads: any, any time; two atomic loads, no
  * lock. Never fails. */

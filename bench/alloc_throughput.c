@@ -38,6 +38,9 @@
 // marks its own and those of threads that have finished allocating; then
 // gc_collect, with no roots hook, ends the phase and sweeps. GC time is
 // then the host's: the wall time from each stop to the restart.
+// AT_GCHEAP_LAZY=1 ends each collection with gc_sweep instead of a full
+// sweep: the threads sweep lazily as they allocate, after the restart (with
+// one thread marking, it marks with gc_mark_roots, not gc_collect).
 // AT_GCHEAP_AUTO=1 (T = 1 only) instead leaves the roots hook installed and
 // lets gc_alloc collect by itself, to show what the safepoints cost.
 #include "backend.h"
@@ -118,6 +121,7 @@ static int sp_parked;     // protected by sp_lock
 static int sp_running;    // threads still allocating; protected by sp_lock
 static bool sp_auto;      // AT_GCHEAP_AUTO: gc_alloc collects by itself
 static bool sp_parallel;  // AT_GCHEAP_PARALLEL: each thread marks its ring
+static bool sp_lazy;      // AT_GCHEAP_LAZY: gc_sweep, not gc_collect
 static unsigned sp_round; // collections begun; protected by sp_lock
 static int sp_marked;     // parked threads done marking this round; sp_lock
 static uint64_t sp_gc_ns; // wall time of the safepoints; the collector's
@@ -227,17 +231,24 @@ static void sp_maybe_collect(struct worker *w)
     }
     pthread_mutex_unlock(&sp_lock);
 
-    if (!sp_parallel) {
+    if (!sp_parallel && !sp_lazy) {
         gc_set_roots(at_roots, NULL);
         gc_collect();
         gc_set_roots(NULL, NULL);
     } else {
-        gc_mark_roots(at_roots_collector, w);
-        pthread_mutex_lock(&sp_lock);
-        while (sp_marked < helpers)
-            pthread_cond_wait(&sp_cond, &sp_lock);
-        pthread_mutex_unlock(&sp_lock);
-        gc_collect(); // no roots hook: ends the phase the markers began
+        if (sp_parallel) {
+            gc_mark_roots(at_roots_collector, w);
+            pthread_mutex_lock(&sp_lock);
+            while (sp_marked < helpers)
+                pthread_cond_wait(&sp_cond, &sp_lock);
+            pthread_mutex_unlock(&sp_lock);
+        } else {
+            gc_mark_roots(at_roots, NULL);
+        }
+        if (sp_lazy)
+            gc_sweep();
+        else
+            gc_collect(); // no roots hook: ends the phase the markers began
     }
 
     pthread_mutex_lock(&sp_lock);
@@ -360,6 +371,15 @@ int main(int argc, char **argv)
         }
         sp_parallel = true;
     }
+    mode = getenv("AT_GCHEAP_LAZY");
+    if (mode != NULL && atoi(mode) == 1) {
+        if (sp_auto) {
+            fprintf(stderr,
+                    "alloc_throughput: AT_GCHEAP_LAZY=1 does not go with AT_GCHEAP_AUTO=1\n");
+            return 2;
+        }
+        sp_lazy = true;
+    }
 #endif
     for (int t = 0; t < nworkers; t++) {
         workers[t].id = t;
@@ -384,7 +404,7 @@ int main(int argc, char **argv)
     printf("%d threads x %llu allocations, ring %llu: all tags intact\n", nworkers,
            (unsigned long long)n, (unsigned long long)ring_k);
 #if BACKEND_GCHEAP
-    if (sp_parallel)
+    if (sp_parallel || sp_lazy)
         bk_gc_ns_host = sp_gc_ns;
 #endif
     bk_report(checksum);

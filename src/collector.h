@@ -220,8 +220,15 @@ uint64_t gch_gen_pace(uint64_t live, uint64_t heap_at_mark, bool *major_now);
 // spans are swept.
 struct gch_stats {
     AO_t heap_alloc; // bytes of objects in uncached spans + flushed
-    AO_t heap_live;  // heap_alloc + free bytes of cached spans: pacing
-    AO_t heap_sys;   // committed arena bytes
+    // Pacing (Go's heapLive): the live bytes of the last cycle (set when it
+    // ends: the marked bytes, or heap_alloc after gc_collect's full sweep)
+    // plus what has been allocated since, a cached span's whole free space
+    // charged when it is cached and the unused part refunded when it
+    // leaves. Sweeping never lowers it: what a sweep frees was left out
+    // when the cycle ended, so garbage a lazy sweep has not reached yet
+    // does not bring the next collection forward.
+    AO_t heap_live;
+    AO_t heap_sys; // committed arena bytes
     AO_t heap_released;
     AO_t heap_inuse; // bytes of in-use spans
     AO_t total_alloc;

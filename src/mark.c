@@ -638,6 +638,8 @@ void gc_sweep(void)
     // A minor cycle marks only the young: the old bytes are an estimate.
     uint64_t live = mark_terminate_locked() + (gch_gen.minor ? gch_gen.old_bytes : 0);
     AO_store(&gch_stats.live_after_gc, live);
+    // Every cache was released: no span's free space is charged.
+    AO_store(&gch_stats.heap_live, live);
     bool major_now; // the next gc_alloc slow path will collect
     AO_store(&gch_gc.next_gc, gch_gen_pace(live, gch_gc.heap_at_mark, &major_now));
     if (gch_debug.gctrace) {
@@ -719,6 +721,7 @@ void gc_collect(void)
     uint64_t t2 = gch_nanotime();
     uint64_t live = AO_load(&gch_stats.heap_alloc);
     AO_store(&gch_stats.live_after_gc, live);
+    AO_store(&gch_stats.heap_live, live); // as in gc_sweep
     bool major_now;
     AO_store(&gch_gc.next_gc, gch_gen_pace(live, gch_gc.heap_at_mark, &major_now));
     if (!major_now)

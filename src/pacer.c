@@ -5,7 +5,9 @@
 // The heap goal is Go's GOGC without the trigger runway: after a cycle,
 // next_gc = max(4 MiB, live * (1 + GOGC/100)); gc_alloc's slow paths
 // collect when heap_live would pass it. live is exact after gc_collect (the
-// sweep is complete) and the marked bytes after a lazy gc_sweep. In
+// sweep is complete) and the marked bytes after a lazy gc_sweep; heap_live
+// starts from it and only allocation raises it (collector.h), so the
+// garbage a lazy sweep has yet to free does not count. In
 // generational mode gen.c keeps the goal of the last major cycle
 // (gch_gen_pace).
 #include "internal.h"

@@ -111,7 +111,6 @@ bool gch_sweep_span(struct mspan *s, bool preserve)
         AO_t bytes = (AO_t)nfreed * s->elemsize;
         gch_atomic_add(&gch_stats.frees[cls], nfreed);
         gch_atomic_add(&gch_stats.heap_alloc, -bytes);
-        gch_atomic_add(&gch_stats.heap_live, -bytes);
     }
 
     AO_t *old_alloc = s->alloc_bits;
