@@ -305,7 +305,7 @@ REPORT=$RESULTS/results.md
     echo "Boehm GC_get_gc_no and GC_get_full_gc_total_time; Go NumGC and PauseTotalNs (stop-the-world"
     echo "pauses only: Go marks concurrently); all three are wall-clock, so they grow when the machine is"
     echo "loaded. alloc throughput = T × N / wall. In alloc, gcheap's threads stop at safepoints for each"
-    echo "collection, triggered by gcheap's pacer (heap_alloc ≥ next_gc) and run with gc_collect and the"
+    echo "collection, triggered by gcheap's pacer (gc_collect_due) and run with gc_collect and the"
     echo "roots hook (see alloc_throughput.c: gc_alloc collecting by itself is unsafe with several threads)."
     echo
     echo "| benchmark | backend | CPU s | wall s | peak RSS MiB | GCs | GC time s | M allocs/s | checksum |"
