@@ -8,8 +8,7 @@
 // operations against a model. Then in the heap: the free-page accounting and
 // heap_released stay exact across collections, and an OS failure injected at
 // every fallible call of a workload leaves the heap consistent.
-#include "../src/internal.h"
-#include "util.h"
+#include "whitebox.h"
 
 #define PAGE        ((uintptr_t)GCH_PAGE_SIZE)
 #define CHUNK       GCH_PALLOC_CHUNK_BYTES
@@ -349,14 +348,6 @@ Test(pagecache, random_vs_model)
 }
 
 // ------------------------------------------------------------- in the heap
-
-static bool heap_verify(char *why, size_t len)
-{
-    pthread_mutex_lock(&gch_gc.lock);
-    bool ok = gch_heap_verify(why, len);
-    pthread_mutex_unlock(&gch_gc.lock);
-    return ok;
-}
 
 // After a flush of the page cache, every page of the heap is in a span or free in the page
 // allocator: heap_sys = heap_inuse + free pages. Returns false and says why
