@@ -487,7 +487,7 @@ help:
 	@echo "  run                build mini-lisp and run examples/mini-lisp/demo.lisp"
 	@echo "  bench-lisp         run examples/mini-lisp/bench.sh"
 	@echo "  bench              bench/run.sh: gcheap vs glibc, mimalloc, jemalloc, tcmalloc, Boehm GC, Go (QUICK=1: short)"
-	@echo "  check-valgrind     memcheck clean on a working host, and reports a read after sweep"
+	@echo "  check-valgrind     memcheck clean on a working host; reports a read after sweep and an uninit byte"
 	@echo "  fuzz check-fuzz    libFuzzer run for FUZZ_SECONDS (60) s; check-fuzz: 20 s smoke"
 	@echo "  format-check format clean"
 	@echo "modes: BUILD=$(MODES) (now $(BUILD), output in $(B)/)"

@@ -155,6 +155,17 @@ extern "C" {
  */
 GCHEAP_API void *gc_alloc(size_t size, bool has_ptrs);
 
+/* gc_alloc_uninit is gc_alloc(size, false) without the zeroing: the object
+ * is pointer-free and its bytes are unspecified (they may be those of a
+ * freed object; never those of a live one). For data the host writes whole
+ * at once, such as strings and byte buffers, it saves clearing memory the
+ * host overwrites anyway (Boehm GC's GC_MALLOC_ATOMIC; Go's runtime makes
+ * its strings so). Sizes under 16 bytes come from the tiny allocator and
+ * are zeroed all the same; sizes, alignment, lifetime, threads and failure
+ * are those of gc_alloc(size, false). Under Valgrind (GCHEAP_VALGRIND
+ * builds) the bytes are undefined until written. */
+GCHEAP_API void *gc_alloc_uninit(size_t size);
+
 /* gc_base returns the start of the allocated object containing p (interior
  * pointers included), or NULL if p is not inside an allocated gcheap object:
  * NULL, stack, malloc or unmapped memory, free slots (including objects that

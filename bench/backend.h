@@ -1,7 +1,9 @@
 // backend.h: the allocator a benchmark program is built against, chosen at
 // compile time with exactly one of
 //
-//   -DBACKEND_GCHEAP=1   gc_alloc; the program supplies the trace and roots
+//   -DBACKEND_GCHEAP=1   gc_alloc (gc_alloc_uninit for pointer-free objects,
+//                        as Boehm's are GC_MALLOC_ATOMIC); the program
+//                        supplies the trace and roots
 //                        hooks, gcheap paces itself (GOGC=100 unless
 //                        GCHEAP_GOGC says otherwise); generational mode
 //                        with BENCH_GCHEAP_GENERATIONAL=1
@@ -78,7 +80,9 @@ static inline void *bk_alloc(size_t size, bool has_ptrs)
 {
     void *p;
 #if BACKEND_GCHEAP
-    p = gc_alloc(size, has_ptrs);
+    // Pointer-free objects uncleared, as Boehm's GC_MALLOC_ATOMIC and
+    // malloc give them: the programs read only what they wrote.
+    p = has_ptrs ? gc_alloc(size, true) : gc_alloc_uninit(size);
 #elif BACKEND_BOEHM
     p = has_ptrs ? GC_MALLOC(size) : GC_MALLOC_ATOMIC(size);
 #else

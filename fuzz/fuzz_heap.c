@@ -49,6 +49,7 @@
 //   op byte, low 4 bits:
 //     0-2  alloc   flags(1) size(...)           flags: bit 0 scan, bits 1-3
 //                                               size selector, bits 4-7 slots
+//                                               (noscan: bit 4 gc_alloc_uninit)
 //     3    burst   flags(1) count(1) size(...) root(1): 1 + count % 64 objects;
 //                  flags bit 4 chains them (slot 0 = previous) under root
 //     4-5  store   obj(2) slot(1) target(2) how(1): target 0xffff = NULL
@@ -154,8 +155,9 @@ static size_t read_size(struct reader *r, unsigned sel)
 
 // Allocates, checks the new object and adds it to the model. Returns its
 // number (valid until the next allocation or cycle), or -1 if the input's
-// budget is spent or size is 0.
-static long fuzz_alloc(size_t size, bool scan, unsigned want_slots)
+// budget is spent or size is 0. uninit (noscan only): gc_alloc_uninit,
+// whose objects of 16 bytes and more need not be zeroed.
+static long fuzz_alloc(size_t size, bool scan, unsigned want_slots, bool uninit)
 {
     bool tiny = !scan && size > 0 && size < GCH_TINY_SIZE;
     size_t ext = expected_extent(size, scan);
@@ -164,7 +166,7 @@ static long fuzz_alloc(size_t size, bool scan, unsigned want_slots)
     unsigned calls = model.roots_calls;
     unsigned long os_calls = gch_os_calls();
     errno = 0;
-    void *q = gc_alloc(size, scan);
+    void *q = uninit ? gc_alloc_uninit(size) : gc_alloc(size, scan);
     // NULL only for ENOMEM from an injected OS failure during this call; the
     // heap must stay usable (and whatever it collected on the way, correct).
     int err = errno;
@@ -207,7 +209,7 @@ static long fuzz_alloc(size_t size, bool scan, unsigned want_slots)
                   sz, (void *)qbase, ext);
     if (tiny && qp + size > qbase + GCH_TINY_SIZE)
         fuzz_fail("tiny gc_alloc(%zu) = %p crosses its block %p", size, q, (void *)qbase);
-    for (size_t off = 0; off < size; off += sizeof zeros) {
+    for (size_t off = 0; off < size && (!uninit || tiny); off += sizeof zeros) {
         size_t chunk = size - off < sizeof zeros ? size - off : sizeof zeros;
         if (memcmp((char *)q + off, zeros, chunk) != 0)
             fuzz_fail("gc_alloc(%zu, %d) = %p is not zeroed near offset %zu", size, scan, q, off);
@@ -239,8 +241,8 @@ static long fuzz_alloc(size_t size, bool scan, unsigned want_slots)
     o->black = model.marking;
     obj_pattern(o, true);
     index_insert(i);
-    fuzz_log("alloc %zu %s -> %p (extent %zu, %u slots)%s", size, kind_name(o), q, ext, o->nslots,
-             o->black ? " black" : "");
+    fuzz_log("alloc%s %zu %s -> %p (extent %zu, %u slots)%s", uninit ? "-uninit" : "", size,
+             kind_name(o), q, ext, o->nslots, o->black ? " black" : "");
     return (long)i;
 }
 
@@ -248,7 +250,8 @@ static void op_alloc(struct reader *r)
 {
     uint8_t flags = rd8(r);
     size_t size = read_size(r, flags >> 1);
-    (void)fuzz_alloc(size, flags & 1, flags >> 4);
+    bool scan = flags & 1;
+    (void)fuzz_alloc(size, scan, flags >> 4, !scan && (flags >> 4) & 1);
 }
 
 // count+1 objects of one size; chained: each one's slot 0 holds the previous
@@ -265,7 +268,7 @@ static void op_burst(struct reader *r)
     fuzz_log("burst of %u x %zu, %s%s", count, size, flags & 1 ? "scan" : "noscan",
              chain ? ", chained" : "");
     for (unsigned n = 0; n < count; n++) {
-        long i = fuzz_alloc(size, flags & 1, 1);
+        long i = fuzz_alloc(size, flags & 1, 1, false);
         if (i < 0)
             return;
         struct obj *o = &model.objs[i];

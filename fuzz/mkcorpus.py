@@ -63,9 +63,11 @@ def sel_for(size):
     return 6
 
 
-def alloc(size, scan=False, slots=0, sel=None):
+def alloc(size, scan=False, slots=0, sel=None, uninit=False):
     sel = sel_for(size) if sel is None else sel
-    return bytes([0, int(scan) | sel << 1 | (slots & 15) << 4]) + size_bytes(sel, size)
+    assert not (scan and uninit) and (scan or slots == 0)
+    return bytes([0, int(scan) | sel << 1 | (slots & 15) << 4 | (0x10 if uninit else 0)]) \
+        + size_bytes(sel, size)
 
 
 def burst(count, size, scan=False, chain=False, root=0):
@@ -160,7 +162,7 @@ SEEDS = {
     "large": alloc(40000, True, 3) + alloc(1 << 20) + alloc(200000, True, 1) + alloc(8192 * 9, sel=7)
     + store(0, 2, 2) + root(5, 0, 180) + query(1, 0, 123456) + COLLECT + query(1, 1, 999),
     "zero": alloc(0) + alloc(0, True, sel=5) + query(6, 0, 6) + alloc(1) + COLLECT,
-    "edge_sizes": b"".join(alloc(s, i & 1, 15, sel=5) for i, s in enumerate(EDGES))
+    "edge_sizes": b"".join(alloc(s, i & 1, 15 if i & 1 else 0, sel=5) for i, s in enumerate(EDGES))
     + root(0, 3) + root(1, 17) + COLLECT,
     "graph": graph(12) + root(0, 0) + COLLECT + unroot(0) + root(1, 5) + store_null(5, 0)
     + COLLECT + DROP_ROOTS + COLLECT,
@@ -205,6 +207,10 @@ SEEDS = {
     "generations_manual": GEN + graph(6) + root(0, 0) + COLLECT + COLLECT + alloc(32, True, 2)
     + store(2, 0, 6) + mark_root(0) + mark_interior(6, 0) + SWEEP + root(1, 6) + COLLECT
     + TOGGLE_TRACE + COLLECT + TOGGLE_TRACE + COLLECT + mark_root(1) + SWEEP,
+    "uninit": b"".join(alloc(s, uninit=True) for s in (16, 48, 1000, 5000, 32768, 40000, 3))
+    + root(0, 1) + root(1, 3) + COLLECT + b"".join(alloc(s) for s in (48, 1000, 5000, 16))
+    + b"".join(alloc(s, uninit=True) for s in (48, 1000)) + mark_root(0) + SWEEP
+    + b"".join(alloc(s) for s in (48, 1000, 5000)) + COLLECT,
     "mixed": graph(5) + burst(10, 7) + root(0, 2) + mark_root(0) + burst(5, 48, True, True, 1)
     + SWEEP + TOGGLE_TRACE + root(2, 3) + COLLECT + TOGGLE_TRACE + STACK_LIMIT(2) + COLLECT
     + query(0, 0, 0) + GOGC(50) + burst(50, 70000) + COLLECT,

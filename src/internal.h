@@ -180,6 +180,16 @@ static inline void gch_mutex_unlock(struct gch_mutex *m)
 #pragma GCC visibility pop
 
 // [p, p + n) became an object (zeroed by the caller afterwards).
+// An object handed out without zeroing (gc_alloc_uninit), after
+// gch_check_alloc: its bytes are undefined to Valgrind.
+static inline void gch_check_uninit(uintptr_t p, size_t n)
+{
+#if GCH_VALGRIND
+    VALGRIND_MAKE_MEM_UNDEFINED((void *)p, n);
+#endif
+    (void)p, (void)n;
+}
+
 static inline void gch_check_alloc(uintptr_t p, size_t n)
 {
 #if GCH_ASAN
@@ -310,7 +320,8 @@ struct mspan {
     // with acquire loads; the owner moves the window by storing freeindex
     // first, then alloc_cache, both with release stores.
     bool needzero;         // some free slot past the window may hold
-                           // non-zero bytes (the window's are zeroed)
+                           // non-zero bytes (the window's are zeroed
+                           // unless a raw slot caches it: [C5])
     bool window_black;     // see [S10]
     unsigned freeindex;    // see [S3]
     unsigned alloc_count;  // see [S9]; atomic stores: gc_get_stats reads it
@@ -602,7 +613,9 @@ void gch_mcentral_give_swept_lists(struct mcentral *c, uint32_t sg, struct mspan
 //   [C1] alloc[gch_mcache_slot(spc)] is &gch_empty_span or a span of span
 //        class spc cached by this mcache (its sweepgen == h+3, or h+1 after
 //        a flip). Slots are scan classes first, then noscan ones, so the
-//        fast path indexes by size class with no shift.
+//        fast path indexes by size class with no shift; then the raw slots
+//        (GCH_MCACHE_RAW_SLOT0 + size class), which cache noscan spans for
+//        gc_alloc_uninit under the same rule ([C5]).
 //   [C2] tiny == 0 or tiny is the base of a 16-byte block of class 2
 //        noscan allocated to this mcache; tiny_offset <= 16
 //   [C3] small[ns][i] == alloc[gch_mcache_slot(gch_spanclass(c, ns))] for
@@ -624,10 +637,20 @@ void gch_mcentral_give_swept_lists(struct mcentral *c, uint32_t sg, struct mspan
 //        until the flush returns each list in one splice. partial_tail[slot]
 //        and full_tail[slot] are the lists' last spans (NULL when empty),
 //        so that the flush takes a time independent of their length.
-#define GCH_DIRECT_SIZES (GCH_SMALL_SIZE_MAX / GCH_SMALL_SIZE_DIV)
+//   [C5] The free slots of the window of a span cached in a scan or noscan
+//        slot are zeroed (loaded by mcache_load_window with zero set, if
+//        needzero), so the fast path hands out zeroed objects without a
+//        test. A raw slot loads windows without zeroing them: only
+//        gc_alloc_uninit allocates there. A span that leaves a raw slot has
+//        its window zeroed again when a scan or noscan slot caches it
+//        (every load zeroes when needzero; without needzero no free slot
+//        was ever written).
+#define GCH_DIRECT_SIZES     (GCH_SMALL_SIZE_MAX / GCH_SMALL_SIZE_DIV)
+#define GCH_MCACHE_RAW_SLOT0 GCH_NUM_SPAN_CLASSES
+#define GCH_MCACHE_SLOTS     (GCH_MCACHE_RAW_SLOT0 + GCH_NUM_SIZE_CLASSES)
 struct mcache {
     struct mspan *small[2][GCH_DIRECT_SIZES]; // [C3]; [0] scan, [1] noscan; owner
-    AO_t alloc[GCH_NUM_SPAN_CLASSES];         // struct mspan *; owner writes with
+    AO_t alloc[GCH_MCACHE_SLOTS];             // struct mspan *; owner writes with
                                               // AO_store, gc_get_stats reads atomically
     // Objects counted when their span left this cache ([S9]) and not yet
     // added to gch_stats: the span refills of several threads would
@@ -656,9 +679,15 @@ static inline unsigned gch_mcache_slot(uint8_t spc)
 {
     return (spc & 1) * GCH_NUM_SIZE_CLASSES + (spc >> 1);
 }
+// The span class of slot's spans; a raw slot's is its class's noscan one.
 static inline uint8_t gch_mcache_slot_spanclass(unsigned slot)
 {
     return gch_spanclass(slot % GCH_NUM_SIZE_CLASSES, slot >= GCH_NUM_SIZE_CLASSES);
+}
+// Does a window loaded in slot get zeroed ([C5])?
+static inline bool gch_mcache_slot_zeroes(unsigned slot)
+{
+    return slot < GCH_MCACHE_RAW_SLOT0;
 }
 
 extern struct mcache gch_empty_mcache;

@@ -257,7 +257,8 @@ static inline void *malloc_tiny(struct mcache *c, size_t size)
     return malloc_tiny_slow(c, size);
 }
 
-static GCH_NOINLINE void *malloc_large(size_t size, bool noscan)
+// zero: false for gc_alloc_uninit (the span is noscan).
+static GCH_NOINLINE void *malloc_large(size_t size, bool noscan, bool zero)
 {
     if (size > GCH_MAX_ALLOC) {
         errno = ENOMEM;
@@ -275,7 +276,9 @@ static GCH_NOINLINE void *malloc_large(size_t size, bool noscan)
     gch_span_set_window(s, 1, 0); // [S3]: the one slot is below freeindex
     AO_int_store(&s->alloc_count, 1);
     gch_check_alloc(s->base, bytes);
-    if (s->needzero)
+    if (!zero)
+        gch_check_uninit(s->base, bytes);
+    else if (s->needzero)
         memset((void *)s->base, 0, bytes);
     if (AO_load(&gch_gc.phase) == GCH_PHASE_MARK) {
         gch_mark_slot(s, 0); // allocate-black
@@ -317,7 +320,26 @@ static GCH_NOINLINE void *malloc_medium(size_t size, bool has_ptrs)
                                             GCH_LARGE_SIZE_DIV];
         return malloc_slot(gch_tls_mcache, gch_mcache_slot(gch_spanclass(cls, !has_ptrs)));
     }
-    return malloc_large(size, !has_ptrs);
+    return malloc_large(size, !has_ptrs, true);
+}
+
+// The raw slots ([C5]) have no size map of their own: the class tables
+// first, then the slot, as for the sizes gc_alloc's map does not cover.
+void *gc_alloc_uninit(size_t size)
+{
+    if (size < GCH_TINY_SIZE || size > GCH_MAX_SMALL_SIZE) {
+        if (size > GCH_MAX_SMALL_SIZE)
+            return malloc_large(size, true, false);
+        return gc_alloc(size, false); // 0, or the tiny allocator's shared blocks
+    }
+    unsigned cls = size <= GCH_SMALL_SIZE_MAX
+                       ? gch_size_to_class8[(size + GCH_SMALL_SIZE_DIV - 1) / GCH_SMALL_SIZE_DIV]
+                       : gch_size_to_class128[(size - GCH_SMALL_SIZE_MAX + GCH_LARGE_SIZE_DIV - 1) /
+                                              GCH_LARGE_SIZE_DIV];
+    void *p = malloc_slot(gch_tls_mcache, GCH_MCACHE_RAW_SLOT0 + cls);
+    if (p != NULL)
+        gch_check_uninit((uintptr_t)p, gch_class_to_size[cls]);
+    return p;
 }
 
 // --------------------------------------------------------- gc_base/gc_size

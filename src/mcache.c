@@ -39,7 +39,7 @@
 
 struct mcache gch_empty_mcache = {
     .small = {[0 ... 1] = {[0 ... GCH_DIRECT_SIZES - 1] = &gch_empty_span}},
-    .alloc = {[0 ... GCH_NUM_SPAN_CLASSES - 1] = (AO_t)&gch_empty_span},
+    .alloc = {[0 ... GCH_MCACHE_SLOTS - 1] = (AO_t)&gch_empty_span},
     .is_empty = true,
 };
 
@@ -58,6 +58,8 @@ static void mcache_exit(void *arg);
 static void mcache_set(struct mcache *c, unsigned slot, struct mspan *s)
 {
     AO_store(&c->alloc[slot], (AO_t)s);
+    if (!gch_mcache_slot_zeroes(slot)) // raw: gc_alloc_uninit has no map
+        return;
     bool noscan = slot >= GCH_NUM_SIZE_CLASSES; // gch_mcache_slot's layout
     unsigned cls = noscan ? slot - GCH_NUM_SIZE_CLASSES : slot;
     if (cls == 0 || gch_class_to_size[cls] > GCH_SMALL_SIZE_MAX)
@@ -96,7 +98,7 @@ struct mcache *gch_mcache_get(void)
         c->work.stack = gch_os_alloc(GCWORK_INITIAL * sizeof(struct gcwork_entry));
         c->work.cap = c->work.stack != NULL ? GCWORK_INITIAL : 0;
     }
-    for (unsigned i = 0; i < GCH_NUM_SPAN_CLASSES; i++)
+    for (unsigned i = 0; i < GCH_MCACHE_SLOTS; i++)
         mcache_set(c, i, &gch_empty_span);
     for (int i = 0; i < GCH_NUM_SIZE_CLASSES; i++)
         AO_store(&c->flushed_mallocs[i], 0);
@@ -161,10 +163,12 @@ static GCH_NOINLINE void mcache_blacken(struct mspan *s, uint32_t fi, uint64_t f
 }
 
 // Publishes window (fi, free) of the cached span s: zeroed if need be,
-// blackened in a mark phase ([S10]).
-static inline void mcache_load_window(struct mspan *s, uint32_t fi, uint64_t free)
+// unless zero is false (a raw slot, [C5]), blackened in a mark phase
+// ([S10]).
+static inline void mcache_load_window(struct mspan *s, uint32_t fi, uint64_t free, bool zero)
 {
-    gch_span_zero_window(s, fi, free);
+    if (zero)
+        gch_span_zero_window(s, fi, free);
     if (GCH_UNLIKELY(AO_load(&gch_gc.phase) == GCH_PHASE_MARK))
         mcache_blacken(s, fi, free);
     gch_span_set_window(s, fi, free);
@@ -216,7 +220,7 @@ static AO_t mcache_uncache(struct mcache *c, struct mspan *s)
 void gch_mcache_release_all(struct mcache *c)
 {
     AO_t refund = 0;
-    for (unsigned i = 0; i < GCH_NUM_SPAN_CLASSES; i++) {
+    for (unsigned i = 0; i < GCH_MCACHE_SLOTS; i++) {
         struct mspan *s = (struct mspan *)c->alloc[i];
         if (s != &gch_empty_span) {
             mcache_set(c, i, &gch_empty_span);
@@ -266,13 +270,14 @@ static bool mcache_refill(struct mcache *c, unsigned slot)
     unsigned cls = gch_spanclass_sizeclass(spc);
     uint64_t need = (uint64_t)gch_class_to_npages[cls] << GCH_PAGE_SHIFT;
     gch_maybe_collect(need > refund ? need - refund : 0);
-    s = c->partial[slot];
+    unsigned list = gch_mcache_slot(spc); // a raw slot shares its class's
+    s = c->partial[list];
     if (s != NULL) {
         // One of the spans this cache filled, swept ([C4]): mcentral's
         // cacheSpan without its lock.
-        c->partial[slot] = s->next;
+        c->partial[list] = s->next;
         if (s->next == NULL)
-            c->partial_tail[slot] = NULL;
+            c->partial_tail[list] = NULL;
         s->next = NULL;
         uint32_t sg = (uint32_t)AO_load_acquire(&gch_mheap.sweepgen);
         GCH_ASSERT1((uint32_t)AO_load(&s->sweepgen) == sg && s->alloc_count < s->nelems);
@@ -298,7 +303,7 @@ static bool mcache_refill(struct mcache *c, unsigned slot)
     if (free == 0)
         gch_throw("mcentral gave a full span %p (class %u, %u/%u)", (void *)s->base, spc,
                   s->alloc_count, s->nelems);
-    mcache_load_window(s, fi, free);
+    mcache_load_window(s, fi, free, gch_mcache_slot_zeroes(slot));
     mcache_set(c, slot, s);
     return true;
 }
@@ -333,13 +338,15 @@ static GCH_NOINLINE uintptr_t mcache_alloc_refill(struct mcache *c, unsigned slo
 // window of the cached span s is used up and s has another one. Kept free
 // of calls so that the slow paths need no stack frame for it. Returns an
 // object, or 0 if s has no free slot left (or is the empty span).
-static GCH_NOINLINE uintptr_t mcache_load_window_take(struct mspan *s, uint32_t fi, uint64_t free)
+static GCH_NOINLINE uintptr_t mcache_load_window_take(struct mspan *s, uint32_t fi, uint64_t free,
+                                                      bool zero)
 {
-    mcache_load_window(s, fi, free);
+    mcache_load_window(s, fi, free, zero);
     return gch_span_take(s);
 }
 
-static inline uintptr_t mcache_next_window(struct mspan *s)
+// zero: s is cached in a scan or noscan slot, not a raw one ([C5]).
+static inline uintptr_t mcache_next_window(struct mspan *s, bool zero)
 {
     if (s == &gch_empty_span)
         return 0;
@@ -349,8 +356,8 @@ static inline uintptr_t mcache_next_window(struct mspan *s)
         return 0;
     // Windows to zero or to blacken take the call; the others are loaded
     // with their first slot already taken.
-    if (GCH_UNLIKELY(s->needzero || AO_load(&gch_gc.phase) == GCH_PHASE_MARK))
-        return mcache_load_window_take(s, fi, free);
+    if (GCH_UNLIKELY((zero && s->needzero) || AO_load(&gch_gc.phase) == GCH_PHASE_MARK))
+        return mcache_load_window_take(s, fi, free, zero);
     gch_span_set_window(s, fi, free & (free - 1));
     uintptr_t p = s->window_base + (uint32_t)(gch_ctz64(free) * (uint32_t)s->elemsize);
     gch_check_alloc(p, s->elemsize);
@@ -359,7 +366,7 @@ static inline uintptr_t mcache_next_window(struct mspan *s)
 
 GCH_NOINLINE uintptr_t gch_mcache_alloc_slow(struct mcache *c, unsigned slot)
 {
-    uintptr_t p = mcache_next_window((struct mspan *)c->alloc[slot]);
+    uintptr_t p = mcache_next_window((struct mspan *)c->alloc[slot], gch_mcache_slot_zeroes(slot));
     if (GCH_LIKELY(p != 0))
         return p;
     return mcache_alloc_refill(c, slot);
@@ -379,7 +386,7 @@ GCH_NOINLINE uintptr_t gch_mcache_alloc_small_slow(size_t size, bool has_ptrs, s
 {
     if (GCH_UNLIKELY(s == &gch_empty_span))
         return mcache_alloc_first(size, has_ptrs);
-    uintptr_t p = mcache_next_window(s);
+    uintptr_t p = mcache_next_window(s, true);
     if (GCH_LIKELY(p != 0))
         return p;
     // s is cached in the thread's own cache (the empty view holds only
@@ -395,7 +402,7 @@ void gch_mcache_begin_mark_all(void)
             if (gch_mark_slot(s, gch_span_obj_index(s, c->tiny)))
                 gch_atomic_add(&gch_gc.marked_bytes, GCH_TINY_SIZE);
         }
-        for (int i = 0; i < GCH_NUM_SPAN_CLASSES; i++) {
+        for (int i = 0; i < GCH_MCACHE_SLOTS; i++) {
             struct mspan *s = (struct mspan *)c->alloc[i];
             if (s != &gch_empty_span)
                 mcache_blacken(s, s->freeindex, s->alloc_cache);
@@ -415,7 +422,7 @@ void gch_mcache_inflight(uint64_t *bytes, uint64_t *objects, uint64_t *tiny,
             *objects += n;
             by_class[i] += n;
         }
-        for (int i = 0; i < GCH_NUM_SPAN_CLASSES; i++) {
+        for (int i = 0; i < GCH_MCACHE_SLOTS; i++) {
             struct mspan *s = (struct mspan *)AO_load(&c->alloc[i]);
             if (s == &gch_empty_span)
                 continue;

@@ -193,7 +193,7 @@ bool gch_heap_verify(char *why, size_t whylen)
         gch_mutex_unlock(&c->lock);
     }
     for (struct mcache *c = gch_gc.mcaches; c != NULL && v.ok; c = c->next) {
-        for (int i = 0; i < GCH_NUM_SPAN_CLASSES && v.ok; i++) {
+        for (int i = 0; i < GCH_MCACHE_SLOTS && v.ok; i++) {
             struct mspan *s = (struct mspan *)AO_load(&c->alloc[i]);
             if (s == &gch_empty_span)
                 continue;

@@ -380,6 +380,135 @@ Test(alloc, new_objects_are_zero_also_when_reusing_swept_memory)
     free(cur);
 }
 
+// -------------------------------------------------------- gc_alloc_uninit
+
+// gc_alloc_uninit answers as gc_alloc(size, false), the zeroing aside:
+// class sizes, gc_base, alignment, every byte writable; tiny sizes zeroed;
+// 0 and impossible sizes as gc_alloc.
+Test(alloc, uninit_objects_are_sized_and_aligned_as_noscan_ones)
+{
+    size_t since_sweep = 0;
+    for (size_t size = 16; size <= TEST_MAX_SMALL; size += size < 1024 ? 1 : 61) {
+        unsigned char *p = gc_alloc_uninit(size);
+        CHECK(p != NULL, "gc_alloc_uninit(%zu) returned NULL", size);
+        size_t want = expected_gc_size(size);
+        CHECK_EQ(gc_size(p), want, "gc_size(gc_alloc_uninit(%zu))", size);
+        CHECK_PTR_EQ(gc_base(p), p, "gc_base(gc_alloc_uninit(%zu))", size);
+        CHECK_EQ((uintptr_t)p % (want % 16 == 0 ? 16 : 8), 0, "alignment of gc_alloc_uninit(%zu)",
+                 size);
+        memset(p, 0x5A, want);
+        since_sweep += want;
+        if (since_sweep >= SWEEP_EVERY) {
+            gc_sweep();
+            since_sweep = 0;
+        }
+    }
+    static const size_t large[] = {32769, 100000, 1 << 20};
+    for (size_t k = 0; k < sizeof large / sizeof large[0]; k++) {
+        unsigned char *p = gc_alloc_uninit(large[k]);
+        CHECK(p != NULL, "gc_alloc_uninit(%zu) returned NULL", large[k]);
+        size_t want = (large[k] + 8191) & ~(size_t)8191;
+        CHECK_EQ(gc_size(p), want, "gc_size(gc_alloc_uninit(%zu))", large[k]);
+        CHECK_EQ((uintptr_t)p % 8192, 0, "gc_alloc_uninit(%zu) is page aligned", large[k]);
+        memset(p, 0x5A, want);
+    }
+    for (size_t size = 1; size < 16; size++) {
+        unsigned char *p = gc_alloc_uninit(size);
+        CHECK(p != NULL, "gc_alloc_uninit(%zu) returned NULL", size);
+        CHECK_EQ(first_nonzero(p, size), size, "tiny gc_alloc_uninit(%zu) is zeroed", size);
+        memset(p, 0x5A, size);
+    }
+    void *z = gc_alloc_uninit(0);
+    CHECK(z != NULL && gc_base(z) == NULL, "gc_alloc_uninit(0) = %p, gc_base %p", z, gc_base(z));
+    errno = 0;
+    CHECK(gc_alloc_uninit(SIZE_MAX) == NULL && errno == ENOMEM,
+          "gc_alloc_uninit(SIZE_MAX) fails with ENOMEM (errno %d)", errno);
+    CHECK(gc_alloc_uninit(100) != NULL, "the heap stays usable");
+}
+
+static unsigned char *uninit_obj[6];
+static unsigned uninit_traced;
+
+static void uninit_trace(void *obj, size_t size, void *ctx)
+{
+    (void)obj, (void)size, (void)ctx;
+    uninit_traced++;
+}
+
+static void uninit_roots(void *ctx)
+{
+    (void)ctx;
+    for (int i = 0; i < 6; i++)
+        gc_mark(uninit_obj[i]);
+}
+
+// Pointer-free: never traced, alive while marked, born black in a mark
+// phase.
+Test(alloc, uninit_objects_are_never_traced_and_live_while_marked)
+{
+    static const size_t sizes[6] = {16, 100, 4096, 32768, 40000, 1 << 20};
+    gc_set_trace(uninit_trace, NULL);
+    gc_set_roots(uninit_roots, NULL);
+    for (int i = 0; i < 6; i++) {
+        uninit_obj[i] = gc_alloc_uninit(sizes[i]);
+        CHECK(uninit_obj[i] != NULL, "gc_alloc_uninit(%zu)", sizes[i]);
+        memset(uninit_obj[i], 0x30 + i, sizes[i]);
+    }
+    gc_collect();
+    gc_collect();
+    CHECK_EQ(uninit_traced, 0u, "trace hook calls for pointer-free objects");
+    for (int i = 0; i < 6; i++) {
+        CHECK_PTR_EQ(gc_base(uninit_obj[i]), uninit_obj[i], "object %d after two collections", i);
+        CHECK_EQ(first_nonzero(uninit_obj[i], sizes[i]), 0u, "object %d keeps its bytes", i);
+        CHECK(uninit_obj[i][sizes[i] - 1] == 0x30 + i, "object %d's last byte", i);
+    }
+    gc_set_roots(NULL, NULL);
+    gc_mark(uninit_obj[0]); // begins a mark phase
+    unsigned char *black = gc_alloc_uninit(200);
+    CHECK(black != NULL, "gc_alloc_uninit during a mark phase");
+    gc_sweep();
+    CHECK_PTR_EQ(gc_base(black), black, "an object allocated while marking survives the sweep");
+    CHECK_PTR_EQ(gc_base(uninit_obj[1]), NULL, "an unmarked object is freed");
+}
+
+// [C5]: gc_alloc_uninit takes its objects from the same spans as
+// gc_alloc(size, false) but loads their windows without zeroing. Whatever
+// it leaves behind, gc_alloc must still hand out zeroed memory: here both
+// allocate in turns from classes whose swept slots all hold 0xCD, a few
+// objects survive each cycle so that spans come back partly used, and every
+// cycle's end returns the spans of both kinds of cache slot to their
+// central lists, to be cached the next time by either kind.
+Test(alloc, gc_alloc_stays_zeroed_next_to_uninit_allocations)
+{
+    static const size_t sizes[] = {16, 48, 112, 256, 1024, 3072, 8192, 32768};
+    enum { NSIZES = sizeof sizes / sizeof sizes[0], N = 300, ROUNDS = 4 };
+    size_t zeroed = 0, raw = 0;
+    for (int round = 0; round < ROUNDS; round++) {
+        for (size_t k = 0; k < NSIZES; k++) {
+            for (int i = 0; i < N; i++) {
+                bool uninit = (i + round) % 3 == 0;
+                unsigned char *p = uninit ? gc_alloc_uninit(sizes[k]) : gc_alloc(sizes[k], false);
+                CHECK(p != NULL, "round %d: allocation of %zu bytes", round, sizes[k]);
+                size_t gs = gc_size(p);
+                if (!uninit) {
+                    CHECK_EQ(first_nonzero(p, gs), gs,
+                             "round %d: gc_alloc(%zu, false) = %p after %zu uninit ones", round,
+                             sizes[k], (void *)p, raw);
+                    zeroed++;
+                } else {
+                    raw++;
+                }
+                memset(p, 0xCD, gs);
+                if (i % 16 == 0)
+                    gc_mark(p); // survives this cycle: its span stays partly used
+            }
+        }
+        gc_sweep();
+    }
+    CHECK_CMP(zeroed, >, 0u, "zeroed allocations checked");
+    CHECK_CMP(raw, >, 0u, "uninit allocations made");
+}
+
 // --------------------------------------------------------- large objects
 
 Test(alloc, large_objects_are_page_aligned_zeroed_and_writable)

@@ -108,12 +108,13 @@ Obj *alloc_obj(uint32_t type, size_t size, bool has_ptrs)
     return o;
 }
 
-// For symbol names: bytes with no pointers and no tag.
+// For symbol names: bytes with no pointers and no tag, not zeroed
+// (gc_alloc_uninit): the caller writes every byte.
 void *alloc_bytes(size_t size)
 {
     if (always_gc)
         gc_collect();
-    void *p = gc_alloc(size, false);
+    void *p = gc_alloc_uninit(size);
     if (!p)
         lisp_error("out of memory");
     return p;

@@ -55,6 +55,7 @@ Obj *make_symbol(const char *name, size_t len)
     ROOTS(&sym);
     char *s = alloc_bytes(len + 1);
     memcpy(s, name, len);
+    s[len] = '\0';
     // alloc_bytes may have collected and made sym old (THE BARRIER RULE in
     // lisp.h); name is a char *, so set_field does not apply.
     sym->name = s;

@@ -6,6 +6,8 @@
 # Two runs, both must hold:
 #   vg_smoke        memcheck reports no error (--error-exitcode=1) and the
 #                   program's own checks pass (exit 0);
+#   vg_smoke uninit memcheck reports a branch on a byte of a gc_alloc_uninit
+#                   object that was never written.
 #   vg_smoke swept  memcheck reports the read of a swept object: exit status
 #                   1 from --error-exitcode and an "Invalid read" in
 #                   read_swept in its log. (memcheck may describe the address
@@ -48,4 +50,16 @@ if [ $rc -ne 1 ] || ! grep -q "Invalid read of size" "$log" || ! grep -q "read_s
     exit 1
 fi
 echo "   reported: $(grep -m1 "Invalid read" "$log" | sed 's/^==[0-9]*== //')"
-echo "check-valgrind: memcheck is clean on a working host and reports a read after sweep"
+
+echo "== valgrind $prog uninit (memcheck must report the uninitialised byte)"
+"${vg[@]}" "$prog" uninit >/dev/null 2>"$log"
+rc=$?
+if [ $rc -ne 1 ] || ! grep -q "uninitialised value" "$log" || ! grep -q "read_uninit" "$log"; then
+    show_log
+    echo "check-valgrind: a gc_alloc_uninit byte never written: expected exit 1 from" \
+         "--error-exitcode and a report in read_uninit, got exit $rc"
+    exit 1
+fi
+echo "   reported: $(grep -m1 "uninitialised value" "$log" | sed 's/^==[0-9]*== //')"
+echo "check-valgrind: memcheck is clean on a working host and reports a read after sweep" \
+     "and an uninitialised byte of gc_alloc_uninit"
