@@ -311,7 +311,8 @@ static void *worker_main(void *arg)
             size = 8 + (size_t)((r >> 10) % 249);
         bool has_ptrs = (r >> 40) & 1;
 
-        uint64_t *p = bk_alloc(size, has_ptrs);
+        // Pointer-free objects: written (tag, trailer) before they are read.
+        uint64_t *p = has_ptrs ? bk_alloc(size, true) : bk_alloc_data(size);
         uint64_t tag = tag_of(w->id, seq);
         p[0] = tag;
         if (has_ptrs && size >= 16)

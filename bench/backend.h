@@ -1,9 +1,8 @@
 // backend.h: the allocator a benchmark program is built against, chosen at
 // compile time with exactly one of
 //
-//   -DBACKEND_GCHEAP=1   gc_alloc (gc_alloc_uninit for pointer-free objects,
-//                        as Boehm's are GC_MALLOC_ATOMIC); the program
-//                        supplies the trace and roots
+//   -DBACKEND_GCHEAP=1   gc_alloc (gc_alloc_uninit for bk_alloc_data); the
+//                        program supplies the trace and roots
 //                        hooks, gcheap paces itself (GOGC=100 unless
 //                        GCHEAP_GOGC says otherwise); generational mode
 //                        with BENCH_GCHEAP_GENERATIONAL=1
@@ -13,7 +12,7 @@
 //   -DBACKEND_BOEHM=1    GC_MALLOC / GC_MALLOC_ATOMIC (bdwgc, conservative,
 //                        its own pacing)
 //
-// The programs are written once against bk_alloc / bk_free: the GC backends
+// The programs are written once against bk_alloc / bk_alloc_data / bk_free: the GC backends
 // ignore bk_free, the malloc backend ignores has_ptrs. Each program ends by
 // printing one line the runner parses:
 //
@@ -73,6 +72,12 @@ static inline void bk_init(void)
 #endif
 }
 
+__attribute__((noreturn, cold, noinline)) static void bk_out_of_memory(size_t size)
+{
+    fprintf(stderr, "bench: out of memory allocating %zu bytes\n", size);
+    exit(1);
+}
+
 // Zeroed for the GC backends (they must be: a collector may look at the
 // fields before the program writes them); malloc's memory is not, so the
 // programs initialise every field they later read.
@@ -80,19 +85,33 @@ static inline void *bk_alloc(size_t size, bool has_ptrs)
 {
     void *p;
 #if BACKEND_GCHEAP
-    // Pointer-free objects uncleared, as Boehm's GC_MALLOC_ATOMIC and
-    // malloc give them: the programs read only what they wrote.
-    p = has_ptrs ? gc_alloc(size, true) : gc_alloc_uninit(size);
+    p = gc_alloc(size, has_ptrs);
 #elif BACKEND_BOEHM
     p = has_ptrs ? GC_MALLOC(size) : GC_MALLOC_ATOMIC(size);
 #else
     (void)has_ptrs;
     p = malloc(size);
 #endif
-    if (p == NULL) {
-        fprintf(stderr, "bench: out of memory allocating %zu bytes\n", size);
-        exit(1);
-    }
+    if (p == NULL)
+        bk_out_of_memory(size);
+    return p;
+}
+
+// A pointer-free object that the program writes before it reads: not
+// zeroed where the backend need not (gcheap's gc_alloc_uninit, Boehm's
+// GC_MALLOC_ATOMIC, malloc).
+static inline void *bk_alloc_data(size_t size)
+{
+    void *p;
+#if BACKEND_GCHEAP
+    p = gc_alloc_uninit(size);
+#elif BACKEND_BOEHM
+    p = GC_MALLOC_ATOMIC(size);
+#else
+    p = malloc(size);
+#endif
+    if (p == NULL)
+        bk_out_of_memory(size);
     return p;
 }
 
