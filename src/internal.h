@@ -239,6 +239,17 @@ static inline void gch_check_internal_write(uintptr_t p, size_t n)
     (void)p, (void)n;
 }
 
+// The size class of a small request, 1 <= size <= GCH_MAX_SMALL_SIZE
+// (Go's size_to_class8 / size_to_class128 lookup, [Z1]).
+static inline unsigned gch_size_class(size_t size)
+{
+    GCH_ASSERT2(size >= 1 && size <= GCH_MAX_SMALL_SIZE);
+    if (size <= GCH_SMALL_SIZE_MAX)
+        return gch_size_to_class8[(size + GCH_SMALL_SIZE_DIV - 1) / GCH_SMALL_SIZE_DIV];
+    return gch_size_to_class128[(size - GCH_SMALL_SIZE_MAX + GCH_LARGE_SIZE_DIV - 1) /
+                                GCH_LARGE_SIZE_DIV];
+}
+
 // Clears an object of n bytes (n >= 8, a multiple of 8). Small objects,
 // the common case, get a few inline stores instead of a call to memset:
 // two overlapping fixed-size clears cover every n in a range.

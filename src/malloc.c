@@ -316,8 +316,7 @@ static GCH_NOINLINE void *malloc_medium(size_t size, bool has_ptrs)
         return &gch_zerobase;
     }
     if (size <= GCH_MAX_SMALL_SIZE) {
-        unsigned cls = gch_size_to_class128[(size - GCH_SMALL_SIZE_MAX + GCH_LARGE_SIZE_DIV - 1) /
-                                            GCH_LARGE_SIZE_DIV];
+        unsigned cls = gch_size_class(size);
         return malloc_slot(gch_tls_mcache, gch_mcache_slot(gch_spanclass(cls, !has_ptrs)));
     }
     return malloc_large(size, !has_ptrs, true);
@@ -332,10 +331,7 @@ void *gc_alloc_uninit(size_t size)
             return malloc_large(size, true, false);
         return gc_alloc(size, false); // 0, or the tiny allocator's shared blocks
     }
-    unsigned cls = size <= GCH_SMALL_SIZE_MAX
-                       ? gch_size_to_class8[(size + GCH_SMALL_SIZE_DIV - 1) / GCH_SMALL_SIZE_DIV]
-                       : gch_size_to_class128[(size - GCH_SMALL_SIZE_MAX + GCH_LARGE_SIZE_DIV - 1) /
-                                              GCH_LARGE_SIZE_DIV];
+    unsigned cls = gch_size_class(size);
     void *p = malloc_slot(gch_tls_mcache, GCH_MCACHE_RAW_SLOT0 + cls);
     if (p != NULL)
         gch_check_uninit((uintptr_t)p, gch_class_to_size[cls]);

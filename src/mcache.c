@@ -376,7 +376,7 @@ GCH_NOINLINE uintptr_t gch_mcache_alloc_slow(struct mcache *c, unsigned slot)
 // new thread): from size, as the fast path's map has no class to give.
 static GCH_NOINLINE uintptr_t mcache_alloc_first(size_t size, bool has_ptrs)
 {
-    unsigned cls = gch_size_to_class8[(size + GCH_SMALL_SIZE_DIV - 1) / GCH_SMALL_SIZE_DIV];
+    unsigned cls = gch_size_class(size);
     return mcache_alloc_refill(gch_tls_mcache, gch_mcache_slot(gch_spanclass(cls, !has_ptrs)));
 }
 

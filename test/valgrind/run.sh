@@ -40,26 +40,23 @@ if [ $rc -ne 0 ] || [ -s "$log" ]; then
 fi
 echo "   clean ($((SECONDS - start)) s)"
 
-echo "== valgrind $prog swept (memcheck must report the read)"
-"${vg[@]}" "$prog" swept >/dev/null 2>"$log"
-rc=$?
-if [ $rc -ne 1 ] || ! grep -q "Invalid read of size" "$log" || ! grep -q "read_swept" "$log"; then
-    show_log
-    echo "check-valgrind: reading a swept object: expected exit 1 from --error-exitcode and an" \
-         "\"Invalid read\" in read_swept, got exit $rc"
-    exit 1
-fi
-echo "   reported: $(grep -m1 "Invalid read" "$log" | sed 's/^==[0-9]*== //')"
+# expect_report MODE REPORT FUNCTION WHAT: "vg_smoke MODE" must make
+# memcheck exit 1 (--error-exitcode) with REPORT in FUNCTION.
+expect_report() {
+    local mode=$1 report=$2 func=$3 what=$4 rc
+    echo "== valgrind $prog $mode (memcheck must report $what)"
+    "${vg[@]}" "$prog" "$mode" >/dev/null 2>"$log"
+    rc=$?
+    if [ $rc -ne 1 ] || ! grep -q "$report" "$log" || ! grep -q "$func" "$log"; then
+        show_log
+        echo "check-valgrind: $what: expected exit 1 from --error-exitcode and" \
+             "\"$report\" in $func, got exit $rc"
+        exit 1
+    fi
+    echo "   reported: $(grep -m1 "$report" "$log" | sed 's/^==[0-9]*== //')"
+}
 
-echo "== valgrind $prog uninit (memcheck must report the uninitialised byte)"
-"${vg[@]}" "$prog" uninit >/dev/null 2>"$log"
-rc=$?
-if [ $rc -ne 1 ] || ! grep -q "uninitialised value" "$log" || ! grep -q "read_uninit" "$log"; then
-    show_log
-    echo "check-valgrind: a gc_alloc_uninit byte never written: expected exit 1 from" \
-         "--error-exitcode and a report in read_uninit, got exit $rc"
-    exit 1
-fi
-echo "   reported: $(grep -m1 "uninitialised value" "$log" | sed 's/^==[0-9]*== //')"
+expect_report swept "Invalid read of size" read_swept "the read of a swept object"
+expect_report uninit "uninitialised value" read_uninit "a gc_alloc_uninit byte never written"
 echo "check-valgrind: memcheck is clean on a working host and reports a read after sweep" \
      "and an uninitialised byte of gc_alloc_uninit"
