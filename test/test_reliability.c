@@ -35,25 +35,13 @@ struct kept {
 
 static void kept_fill(struct kept *k)
 {
-    if (k->check == k->size) {
-        fill_pattern(k->p, k->size, k->tag);
-    } else {
-        fill_pattern(k->p, k->check / 2, k->tag);
-        fill_pattern(k->p + k->size - k->check / 2, k->check / 2, ~k->tag);
-    }
+    fill_ends(k->p, k->size, k->check, k->tag);
 }
 
 // Offset of the first damaged byte, or k->check if intact.
 static size_t kept_damage(const struct kept *k)
 {
-    if (k->check == k->size)
-        return check_pattern(k->p, k->size, k->tag);
-    size_t h = k->check / 2;
-    size_t o = check_pattern(k->p, h, k->tag);
-    if (o != h)
-        return o;
-    o = check_pattern(k->p + k->size - h, h, ~k->tag);
-    return o != h ? k->size - h + o : k->check;
+    return ends_damage(k->p, k->size, k->check, k->tag);
 }
 
 static struct kept make_kept(void *p, size_t size, uint64_t tag)

@@ -95,12 +95,7 @@ static unsigned char *wl_alloc(size_t size, bool has_ptrs, uint64_t tag, struct 
     if (first_nonzero(p, zcheck) != zcheck || first_nonzero(p + size - zcheck, zcheck) != zcheck)
         wl_fail("new object %p (%zu bytes) is not zero", (void *)p, size);
     struct wl_obj o = {p, size, zcheck, tag};
-    if (o.check == size) {
-        fill_pattern(p, size, tag);
-    } else {
-        fill_pattern(p, o.check / 2, tag);
-        fill_pattern(p + size - o.check / 2, o.check / 2, ~tag);
-    }
+    fill_ends(p, size, o.check, tag);
     if (out != NULL)
         *out = o;
     return p;
@@ -117,14 +112,7 @@ static void wl_root(size_t size, bool has_ptrs)
 
 static size_t wl_damage(const struct wl_obj *o)
 {
-    if (o->check == o->size)
-        return check_pattern(o->p, o->size, o->tag);
-    size_t h = o->check / 2;
-    size_t d = check_pattern(o->p, h, o->tag);
-    if (d != h)
-        return d;
-    d = check_pattern(o->p + o->size - h, h, ~o->tag);
-    return d != h ? o->size - h + d : o->check;
+    return ends_damage(o->p, o->size, o->check, o->tag);
 }
 
 // Every rooted and tree object is live and intact.

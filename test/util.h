@@ -249,6 +249,35 @@ static inline size_t check_pattern(const void *p, size_t n, uint64_t tag)
     return n;
 }
 
+// An object of size bytes checked over check bytes: all of it when
+// check == size, else its first and last check / 2 bytes, the head with
+// tag's pattern and the tail with ~tag's (large objects cost no more to
+// check than small ones). ends_damage returns the offset of the first
+// damaged byte, or check if the pattern is intact.
+static inline void fill_ends(void *p, size_t size, size_t check, uint64_t tag)
+{
+    unsigned char *b = p;
+    if (check == size) {
+        fill_pattern(b, size, tag);
+    } else {
+        fill_pattern(b, check / 2, tag);
+        fill_pattern(b + size - check / 2, check / 2, ~tag);
+    }
+}
+
+static inline size_t ends_damage(const void *p, size_t size, size_t check, uint64_t tag)
+{
+    const unsigned char *b = p;
+    if (check == size)
+        return check_pattern(b, size, tag);
+    size_t h = check / 2;
+    size_t o = check_pattern(b, h, tag);
+    if (o != h)
+        return o;
+    o = check_pattern(b + size - h, h, ~tag);
+    return o != h ? size - h + o : check;
+}
+
 // Returns the offset of the first non-zero byte in [p, p+n), or n.
 static inline size_t first_nonzero(const void *p, size_t n)
 {
