@@ -162,8 +162,8 @@ GCHEAP_API void *gc_alloc(size_t size, bool has_ptrs);
  * host overwrites anyway (Boehm GC's GC_MALLOC_ATOMIC; Go's runtime makes
  * its strings so). Sizes under 16 bytes come from the tiny allocator and
  * are zeroed all the same; sizes, alignment, lifetime, threads and failure
- * are those of gc_alloc(size, false). Under Valgrind (GCHEAP_VALGRIND
- * builds) the bytes are undefined until written. */
+ * are those of gc_alloc(size, false). In a build for Valgrind (make
+ * VALGRIND=1) memcheck sees the bytes as undefined until written. */
 GCHEAP_API void *gc_alloc_uninit(size_t size);
 
 /* gc_base returns the start of the allocated object containing p (interior
@@ -269,10 +269,10 @@ GCHEAP_API int gc_set_gogc(int percent);
  * collection uses: the live bytes of the last collection (marked, or exact
  * after gc_collect) plus the bytes allocated since, counting the whole free
  * space of the spans the threads' caches hold. Garbage that a lazy
- * gc_sweep has not freed yet does not count. It does not need a roots hook, so a host that
- * collects at its own safepoints gets gcheap's pacing from it; always
- * false when GOGC is off. Threads: any, any time; two atomic loads, no
- * lock. Never fails. */
+ * gc_sweep has not freed yet does not count. It does not need a roots
+ * hook, so a host that collects at its own safepoints gets gcheap's pacing
+ * from it; always false when GOGC is off. Threads: any, any time; two
+ * atomic loads, no lock. Never fails. */
 GCHEAP_API bool gc_collect_due(void);
 
 /* ------------------------------------------------------------ generations

@@ -326,11 +326,10 @@ static GCH_NOINLINE void *malloc_medium(size_t size, bool has_ptrs)
 // first, then the slot, as for the sizes gc_alloc's map does not cover.
 void *gc_alloc_uninit(size_t size)
 {
-    if (size < GCH_TINY_SIZE || size > GCH_MAX_SMALL_SIZE) {
-        if (size > GCH_MAX_SMALL_SIZE)
-            return malloc_large(size, true, false);
+    if (size > GCH_MAX_SMALL_SIZE)
+        return malloc_large(size, true, false);
+    if (size < GCH_TINY_SIZE)
         return gc_alloc(size, false); // 0, or the tiny allocator's shared blocks
-    }
     unsigned cls = gch_size_class(size);
     void *p = malloc_slot(gch_tls_mcache, GCH_MCACHE_RAW_SLOT0 + cls);
     if (p != NULL)
