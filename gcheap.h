@@ -228,8 +228,15 @@ GCHEAP_API void gc_set_roots(gc_roots_fn fn, void *ctx);
 /* gc_collect runs a whole cycle on the calling thread: finishes the previous
  * sweep, calls the roots hook, drains marking, sweeps every span, and
  * returns when the sweep is complete, so gc_get_stats is exact afterwards.
- * It then returns free pages to the OS (madvise, counted in heap_released)
- * beyond 110% of the next heap goal, highest addresses first.
+ * A span of small objects that the sweep leaves empty stays with the thread
+ * that filled it for one cycle, for that thread's next allocations (it
+ * still counts in heap_inuse); if the next gc_collect finds it unused, its
+ * pages go back to the heap, as do those of every emptied span when the
+ * memory limit forced the collection (gc_set_limit) or the thread has
+ * exited. (The same holds for the spans a lazy gc_sweep leaves unswept
+ * until the next mark phase begins.) It then returns free pages to the OS (madvise, counted in
+ * heap_released) beyond 110% of the next heap goal, highest addresses
+ * first.
  * Inside a mark phase (begun by gc_mark or gc_mark_roots) it goes on with
  * that phase: the roots hook, if set, marks what it adds, then the full
  * sweep. In generational mode, a minor cycle that leaves the heap at its
@@ -358,7 +365,8 @@ typedef struct gc_stats {
     uint64_t next_gc;        /* heap_alloc at which the next automatic collection starts */
     uint64_t pause_total_ns; /* time spent inside gc_collect */
     uint64_t heap_objects;   /* objects allocated and not yet freed (tiny blocks count once) */
-    uint64_t heap_inuse;     /* bytes in spans holding objects */
+    uint64_t heap_inuse;     /* bytes in spans holding objects, or emptied and
+                                kept one cycle for their thread (see gc_collect) */
     uint64_t tiny_allocs;    /* allocations served inside an existing tiny block */
     uint64_t
         live_after_gc; /* heap_alloc right after the last gc_collect, or bytes marked by the last gc_sweep

@@ -132,7 +132,8 @@ struct gch_gc {
     uint64_t mark_start_ns;   // protected by lock
     uint64_t heap_at_mark;    // protected by lock
     uint64_t last_freed;      // objects freed by the last completed sweep
-    bool collecting;          // inside gc_collect; protected by lock
+    AO_t keep_no_empty;       // atomic: a collection for the memory limit
+                              // runs; its sweeps keep no empty span
 };
 extern struct gch_gc gch_gc;
 

@@ -334,6 +334,9 @@ struct mspan {
                            // non-zero bytes (the window's are zeroed
                            // unless a raw slot caches it: [C5])
     bool window_black;     // see [S10]
+    bool kept_empty;       // left empty by a full sweep and kept for
+                           // last_cache, not cached since ([C4]); owner:
+                           // as the list holding it
     unsigned freeindex;    // see [S3]
     unsigned alloc_count;  // see [S9]; atomic stores: gc_get_stats reads it
     AO_t alloc_cache;      // see [S4]; bit set = window slot free
@@ -641,6 +644,12 @@ void gch_mcentral_give_swept_lists(struct mcentral *c, uint32_t sg, struct mspan
 //        lock and without sharing cache lines with another thread's new
 //        objects. The owner pops; gch_mcache_release_all returns the lists
 //        to the mcentrals, so they are empty at every sweepgen flip.
+//        A span the full sweep leaves empty goes on this list too, once:
+//        kept_empty is set until a cache caches it, and a kept span that
+//        comes back empty to the next full sweep with kept_empty still set
+//        (never cached meanwhile) returns to the page heap
+//        (sweep_keep_empty). A kept_empty span has alloc_count == 0 and
+//        is never cached.
 //        full[slot] lists (by next, newest first) the swept spans
 //        (sweepgen == h, last_cache this cache) of the slot's class that
 //        left this cache full: nothing can be allocated from them before
@@ -728,10 +737,11 @@ uintptr_t gch_mcache_alloc_slow(struct mcache *c, unsigned slot);
 // The same for the fast path's miss on size (1 .. GCH_SMALL_SIZE_MAX) with
 // s = small[!has_ptrs][(size - 1) / 8] of the thread's allocation view.
 uintptr_t gch_mcache_alloc_small_slow(size_t size, bool has_ptrs, struct mspan *s);
-// Gives s, just swept by gch_finish_sweep and partly free, to the cache that
-// held it last ([C4]), if that cache still has a thread. Every other thread
-// must be stopped (gch_gc.lock held, at a phase change). False if s stays
-// with the caller.
+// Gives s, just swept by gch_finish_sweep and partly free or empty, to the
+// cache that held it last ([C4]), if that cache still has a thread: an
+// empty span goes after the partly free ones. Every other thread must be
+// stopped (gch_gc.lock held, at a phase change). False if s stays with the
+// caller.
 bool gch_mcache_adopt(struct mspan *s);
 // Returns every cached span, and the partial sets ([C4]), to the
 // mcentrals and drops the tiny block. Applies allocate-black for the

@@ -290,6 +290,7 @@ static bool mcache_refill(struct mcache *c, unsigned slot)
         }
     }
     s->last_cache = c;
+    s->kept_empty = false;
     AO_int_store(&s->alloc_count_cached, s->alloc_count);
     // One shared write per refill: the new span's reservation less the
     // old one's refund.
@@ -315,7 +316,19 @@ bool gch_mcache_adopt(struct mspan *s)
         return false;
     GCH_ASSERT1(s->alloc_count < s->nelems && gch_spanclass_sizeclass(s->spanclass) != 0);
     unsigned slot = gch_mcache_slot(s->spanclass);
-    mcache_list_push(&c->partial[slot], &c->partial_tail[slot], s);
+    if (s->alloc_count != 0) {
+        mcache_list_push(&c->partial[slot], &c->partial_tail[slot], s);
+        return true;
+    }
+    // Empty: after the partly free spans, which fill first, so that a
+    // thread needing fewer spans than last cycle leaves its empty ones
+    // unused, to be freed by the next full sweep (sweep.c).
+    s->next = NULL;
+    if (c->partial_tail[slot] != NULL)
+        c->partial_tail[slot]->next = s;
+    else
+        c->partial[slot] = s;
+    c->partial_tail[slot] = s;
     return true;
 }
 

@@ -349,6 +349,7 @@ struct mspan *gch_mheap_alloc(size_t npages, uint8_t spc)
     s->alloc_bits = alloc_bits;
     s->gcmark_bits = mark_bits;
     s->window_black = false;
+    s->kept_empty = false;
     gch_span_reset_window(s); // every slot free
     s->needzero = mheap_alloc_needs_zero(base, npages);
     AO_store(&s->sweepgen, AO_load(&h->sweepgen));

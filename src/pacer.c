@@ -58,7 +58,10 @@ bool gch_collect_for_limit(void)
     if (AO_load(&gch_gc.roots_fn) == 0 || AO_load(&gch_gc.phase) != GCH_PHASE_MUTATE ||
         (c != NULL && c->in_hook))
         return false;
+    // Every empty span goes back to the page heap (sweep.c).
+    AO_store(&gch_gc.keep_no_empty, 1);
     gc_collect();
+    AO_store(&gch_gc.keep_no_empty, 0);
     return true;
 }
 

@@ -127,6 +127,9 @@ static size_t verify_set(struct verify_ctx *v, struct mcentral *c, struct mspan 
         else if (swept && full != (s->alloc_count == s->nelems))
             verify_fail(v, "span %p in a swept %s set has %u/%u objects", (void *)s->base,
                         full ? "full" : "partial", s->alloc_count, s->nelems);
+        else if (s->kept_empty && s->alloc_count != 0)
+            verify_fail(v, "[C4] span %p kept empty has %u objects", (void *)s->base,
+                        s->alloc_count);
     }
     return n;
 }
@@ -144,6 +147,8 @@ static size_t verify_cache_list(struct verify_ctx *v, struct mcache *c, unsigned
         last = s;
         uint32_t ssg = (uint32_t)AO_load(&s->sweepgen);
         bool fill_ok = full ? s->alloc_count == s->nelems : s->alloc_count < s->nelems && c->live;
+        if (s->kept_empty && s->alloc_count != 0)
+            fill_ok = false;
         if (s->spanclass != gch_mcache_slot_spanclass(i) || ssg != v->sg || s->last_cache != c ||
             !fill_ok)
             verify_fail(v,
@@ -205,6 +210,9 @@ bool gch_heap_verify(char *why, size_t whylen)
                 verify_fail(&v,
                             "[C1] cache slot %d holds span %p of class %u, sweepgen %u (heap %u)",
                             i, (void *)s->base, s->spanclass, ssg, v.sg);
+            else if (s->kept_empty)
+                verify_fail(&v, "[C4] cache slot %d holds span %p marked kept empty", i,
+                            (void *)s->base);
         }
         for (unsigned i = 0; i < GCH_NUM_SPAN_CLASSES && v.ok; i++) {
             placed += verify_cache_list(&v, c, i, c->partial[i], c->partial_tail[i], false);

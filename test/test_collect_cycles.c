@@ -187,6 +187,99 @@ Test(collect, repeated_large_cycles_do_not_grow_the_heap)
     CHECK_CMP(s.heap_sys, <=, sys2, "heap_sys after cycle 100 vs after cycle 2");
 }
 
+// ------------------------------------------------ emptied spans
+//
+// gc_collect's sweep keeps the spans it empties for the thread that filled
+// them, one cycle (sweep.c): the thread's next cycle refills from them
+// without the page heap. heap_inuse counts them meanwhile.
+
+enum { KEEP_N = 10240, KEEP_SIZE = 64 }; // 80 spans of one page
+
+// Allocates KEEP_N garbage objects of KEEP_SIZE bytes; if pages is not
+// NULL, records their pages (sorted); if old is not NULL, checks that every
+// object lies in one of those pages and is zeroed.
+static void keep_fill(uintptr_t *pages, const uintptr_t *old, const char *when)
+{
+    for (int i = 0; i < KEEP_N; i++) {
+        unsigned char *p = gc_alloc(KEEP_SIZE, true);
+        cr_assert_not_null(p, "%s: gc_alloc number %d", when, i);
+        uintptr_t pg = (uintptr_t)p / TEST_PAGE_SIZE;
+        if (old != NULL) {
+            CHECK(bsearch(&pg, old, KEEP_N, sizeof pg, cmp_uintptr) != NULL,
+                  "%s: object %d at %p outside the pages of the emptied spans", when, i, (void *)p);
+            CHECK_EQ(first_nonzero(p, KEEP_SIZE), KEEP_SIZE, "%s: object %d not zeroed", when, i);
+        }
+        memset(p, 0xA5, KEEP_SIZE);
+        if (pages != NULL)
+            pages[i] = pg;
+    }
+    if (pages != NULL)
+        qsort(pages, KEEP_N, sizeof *pages, cmp_uintptr);
+}
+
+Test(collect, gc_collect_keeps_emptied_spans_for_their_thread_one_cycle)
+{
+    uintptr_t *pages = malloc(KEEP_N * sizeof *pages);
+    cr_assert_not_null(pages);
+    gc_set_gogc(-1); // only this test's gc_collect calls collect
+    gc_set_roots(no_roots, NULL);
+    gc_stats s0 = get_stats();
+    keep_fill(pages, NULL, "first fill");
+    gc_stats s1 = get_stats();
+    CHECK_CMP(s1.heap_inuse - s0.heap_inuse, >=, (uint64_t)KEEP_N * KEEP_SIZE,
+              "heap_inuse growth of the first fill");
+
+    gc_collect(); // every object dies: the spans stay with this thread
+    gc_stats s2 = get_stats();
+    CHECK_EQ(s2.heap_alloc, s0.heap_alloc, "heap_alloc after collecting the first fill");
+    CHECK_EQ(s2.heap_inuse, s1.heap_inuse, "heap_inuse with the emptied spans kept");
+
+    // The next cycle's objects come from them, zeroed, with no new span.
+    keep_fill(NULL, pages, "second fill");
+    CHECK_EQ(get_stats().heap_inuse, s1.heap_inuse, "heap_inuse after the second fill");
+    CHECK_EQ(get_stats().heap_sys, s1.heap_sys, "heap_sys after the second fill");
+
+    gc_collect(); // used again this cycle: kept again
+    CHECK_EQ(get_stats().heap_inuse, s1.heap_inuse, "heap_inuse after the second collection");
+    gc_collect(); // kept but not used since: back to the page heap
+    gc_stats s3 = get_stats();
+    CHECK_EQ(s3.heap_inuse, s0.heap_inuse, "heap_inuse after a cycle that used no kept span");
+    CHECK_EQ(s3.heap_alloc, s0.heap_alloc, "heap_alloc at the end");
+    free(pages);
+}
+
+static void *keep_thread(void *arg)
+{
+    (void)arg;
+    keep_fill(NULL, NULL, "thread fill");
+    return NULL;
+}
+
+static void *keep_own;
+
+static void keep_own_roots(void *ctx)
+{
+    (void)ctx;
+    gc_mark(keep_own);
+}
+
+Test(collect, spans_emptied_after_their_thread_exited_return_to_the_page_heap)
+{
+    gc_set_gogc(-1);
+    gc_set_roots(keep_own_roots, NULL);
+    // This thread gets its cache first (the exiting thread's cache, once
+    // free, would go to the next thread to allocate, with its spans), for a
+    // live object, so that its own span stays.
+    keep_own = gc_alloc(16, false);
+    cr_assert_not_null(keep_own);
+    gc_stats s0 = get_stats();
+    run_in_thread(keep_thread, NULL);
+    CHECK_CMP(get_stats().heap_inuse - s0.heap_inuse, >=, (uint64_t)KEEP_N * KEEP_SIZE,
+              "heap_inuse growth of the thread's fill");
+    gc_collect(); // nobody to keep them for
+    CHECK_EQ(get_stats().heap_inuse, s0.heap_inuse, "heap_inuse after collecting them");
+}
+
 // ------------------------------------------- gc_collect and GOGC
 
 Test(collect, gc_collect_without_roots_hook_does_nothing)

@@ -304,6 +304,41 @@ Test(reliability, limit_collections_keep_objects_of_the_span_being_refilled)
     CHECK_HEAP("after limit-forced collections");
 }
 
+// A full sweep keeps the spans it empties for the thread that filled them,
+// for one cycle (sweep.c), but not when the memory limit forced the
+// collection: the pages then go back to the page heap, where any class can
+// have them. Here a thread turns its whole heap over at the limit in one
+// class, then in another and back, with nothing live: every refill past
+// the limit must succeed.
+static void no_roots(void *ctx)
+{
+    (void)ctx;
+}
+
+Test(reliability, limit_collections_return_emptied_spans_to_any_class)
+{
+    unsetenv("GCHEAP_MEMLIMIT");
+    const size_t limit = 16 * MiB;
+    gc_set_gogc(-1); // only the limit collects
+    gc_set_limit(limit);
+    gc_set_roots(no_roots, NULL);
+    static const size_t sizes[] = {64, 2048, 256, 64};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        uint64_t gc0 = get_stats().num_gc;
+        size_t n = 3 * limit / sizes[k];
+        for (size_t i = 0; i < n; i++) {
+            void *p = gc_alloc(sizes[k], true);
+            cr_assert_not_null(p, "gc_alloc(%zu) number %zu of a %zu MiB turnover, errno %d",
+                               sizes[k], i, limit / MiB, errno);
+            if (i % 4096 == 0)
+                check_sys(limit, "turning the heap over", i);
+        }
+        CHECK_CMP(get_stats().num_gc - gc0, >=, 2, "collections forced by %zu-byte objects",
+                  sizes[k]);
+    }
+    CHECK_HEAP("after turning the heap over at the limit");
+}
+
 // The first object of a class, at the limit: the collection runs inside the
 // making of its span (after mcentral chose to grow, while mheap looks for
 // pages). That span and its objects must then live through later cycles
