@@ -7,6 +7,7 @@
 # Benchmarks (see each program's header):
 #   binary-trees       binary_trees.c / binary_trees.go, depth DEPTH
 #   alloc T=1, T=2     alloc_throughput.c: T threads x ALLOC_N allocations, ring ALLOC_K
+#   alloc T=1, ring    the same at T=1 with rings of ALLOC_K/4 and 4*ALLOC_K (gcheap, mimalloc)
 #   micro              micro.c: gc_alloc fast path (callgrind), gc_sweep return time,
 #                      full-sweep throughput, marking throughput
 # Backends: gcheap (trace + roots hooks, GOGC=100), gcheap-gen (the same
@@ -155,6 +156,15 @@ fi
 for t in 1 2; do
     for b in gcheap gcheap-gen glibc mimalloc jemalloc tcmalloc boehm; do
         if has $b; then add "at$t.$b" "alloc T=$t" $b "$(exe $b at) $t $ALLOC_N $ALLOC_K"; fi
+    done
+done
+# The ring at a quarter and four times its size, T=1, gcheap and mimalloc:
+# how each one's cost follows the live heap (the collector's heap is twice
+# the live one at GOGC=100, and a freed slot is reused only a cycle later).
+RING_KS=("$((ALLOC_K / 4))" "$((ALLOC_K * 4))")
+for k in "${RING_KS[@]}"; do
+    for b in gcheap mimalloc; do
+        if has $b; then add "ring$k.$b" "alloc T=1, ring $k" $b "$(exe $b at) 1 $ALLOC_N $k"; fi
     done
 done
 
@@ -321,9 +331,10 @@ REPORT=$RESULTS/results.md
         sums=$(col "$id" 6 | sort -u | tr '\n' ' ' | sed 's/ $//')
         fails=$({ awk '$7 != 0' "$WORK/$id.runs" 2>/dev/null || true; } | wc -l)
         thr=-
-        if [[ $id == at* ]]; then
+        if [[ $id == at* || $id == ring* ]]; then
             w=$(med "$id" 2)
-            t=${id:2:1}
+            t=1
+            if [[ $id == at* ]]; then t=${id:2:1}; fi
             thr=$(awk -v w="$w" -v t="$t" -v n="$ALLOC_N" 'BEGIN { if (w == "-") print "-"; else printf("%.1f", t * n / w / 1e6) }')
         fi
         name=${BACK[$id]}
@@ -335,7 +346,7 @@ REPORT=$RESULTS/results.md
         echo "| ${BENCH[$id]} | $name | $cpu | $wall | $rss | $gcs | $gct | $thr | ${sums:--} |"
     done
     echo
-    for bench in "$BT" "alloc T=1" "alloc T=2"; do
+    for bench in "$BT" "alloc T=1" "alloc T=2" "alloc T=1, ring ${RING_KS[0]}" "alloc T=1, ring ${RING_KS[1]}"; do
         n=$(for id in "${CFGS[@]}"; do if [ "${BENCH[$id]}" = "$bench" ]; then col "$id" 6; fi; done | sort -u | wc -l)
         if [ "$n" -gt 1 ]; then
             echo "**CHECKSUM MISMATCH in $bench**: the backends disagree (see the table)."
