@@ -234,9 +234,11 @@ GCHEAP_API void gc_set_roots(gc_roots_fn fn, void *ctx);
  * pages go back to the heap, as do those of every emptied span when the
  * memory limit forced the collection (gc_set_limit) or the thread has
  * exited. (The same holds for the spans a lazy gc_sweep leaves unswept
- * until the next mark phase begins.) It then returns free pages to the OS (madvise, counted in
- * heap_released) beyond 110% of the next heap goal, highest addresses
- * first.
+ * until the next mark phase begins.) Then, if the resident heap exceeds its
+ * target by more than an eighth, it returns free pages to the OS (madvise,
+ * counted in heap_released), highest addresses first, down to the target:
+ * 110% of the larger of the next heap goal and the largest heap_inuse at
+ * the start of the last four collections.
  * Inside a mark phase (begun by gc_mark or gc_mark_roots) it goes on with
  * that phase: the roots hook, if set, marks what it adds, then the full
  * sweep. In generational mode, a minor cycle that leaves the heap at its

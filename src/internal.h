@@ -564,12 +564,13 @@ static inline struct mspan *gch_span_of(uintptr_t p)
     size_t page = (p >> GCH_PAGE_SHIFT) & (GCH_PAGES_PER_ARENA - 1);
     return (struct mspan *)AO_load_acquire(&ha->spans[page]);
 }
-// Returns free pages to the OS (MADV_DONTNEED), highest first, until the
-// heap's resident part (heap_sys - heap_released) is at most retain bytes or
-// no free page is left to release (Go's scavenger, run synchronously). The
-// page cache's pages are released last: it is flushed only if the other
-// free pages do not suffice, since the next spans come from it.
-void gch_mheap_scavenge(uint64_t retain);
+// If the heap's resident part (heap_sys - heap_released) exceeds retain by
+// more than slack bytes, returns free pages to the OS (MADV_DONTNEED),
+// highest first, until it is at most retain bytes or no free page is left
+// to release (Go's scavenger, run synchronously). The page cache's pages
+// are released last: it is flushed only if the other free pages do not
+// suffice, since the next spans come from it.
+void gch_mheap_scavenge(uint64_t retain, uint64_t slack);
 // Returns the page cache's pages to the page allocator (for tests and the
 // verifier's page count).
 void gch_mheap_flush_pagecache(void);

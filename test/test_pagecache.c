@@ -414,7 +414,7 @@ Test(pagecache, heap_free_pages_and_released_bytes_stay_exact)
     // pages, which it is only if pages that went through the cache were
     // accounted right (scavenged ones taken off when handed out, none lost
     // while cached).
-    gch_mheap_scavenge(0);
+    gch_mheap_scavenge(0, 0);
     gc_stats st;
     gc_get_stats(&st);
     CHECK_EQ(st.heap_released, st.heap_sys - st.heap_inuse, "released after scavenging all");
@@ -424,7 +424,7 @@ Test(pagecache, heap_free_pages_and_released_bytes_stay_exact)
     gc_get_stats(&st);
     CHECK_CMP(st.heap_released, <, released, "allocating took released pages back");
     CHECK_CMP(st.heap_released, <=, st.heap_sys - st.heap_inuse, "released, at most the idle");
-    gch_mheap_scavenge(0);
+    gch_mheap_scavenge(0, 0);
     gc_get_stats(&st);
     CHECK_EQ(st.heap_released, st.heap_sys - st.heap_inuse, "released after scavenging again");
     CHECK(heap_pages_add_up(why, sizeof why), "at the end: %s", why);
