@@ -277,7 +277,9 @@ GCHEAP_API int gc_set_gogc(int percent);
  * goal (next_gc, see gc_set_gogc), by the measure gc_alloc's automatic
  * collection uses: the live bytes of the last collection (marked, or exact
  * after gc_collect) plus the bytes allocated since, counting the whole free
- * space of the spans the threads' caches hold. Garbage that a lazy
+ * space of the spans the threads' caches hold. Each thread's cache adds
+ * its share in batches, so another thread's allocation may be seen up to
+ * 64 KiB late (the calling thread's own, at once). Garbage that a lazy
  * gc_sweep has not freed yet does not count. It does not need a roots
  * hook, so a host that collects at its own safepoints gets gcheap's pacing
  * from it; always false when GOGC is off. Threads: any, any time; two

@@ -669,6 +669,10 @@ void gch_mcentral_give_swept_lists(struct mcentral *c, uint32_t sg, struct mspan
 #define GCH_DIRECT_SIZES     (GCH_SMALL_SIZE_MAX / GCH_SMALL_SIZE_DIV)
 #define GCH_MCACHE_RAW_SLOT0 GCH_NUM_SPAN_CLASSES
 #define GCH_MCACHE_SLOTS     (GCH_MCACHE_RAW_SLOT0 + GCH_NUM_SIZE_CLASSES)
+
+// A cache's heap_live batch (live_pending): the pacer may see another
+// thread's allocation up to this late (1.6% of the minimum heap goal).
+#define GCH_LIVE_BATCH ((AO_t)64 << 10)
 struct mcache {
     struct mspan *small[2][GCH_DIRECT_SIZES]; // [C3]; [0] scan, [1] noscan; owner
     AO_t alloc[GCH_MCACHE_SLOTS];             // struct mspan *; owner writes with
@@ -681,6 +685,11 @@ struct mcache {
     // heap_alloc) and zeroes them.
     AO_t flushed_mallocs[GCH_NUM_SIZE_CLASSES];
     AO_t flushed_bytes;
+    // heap_live changes of this cache's refills not yet added to
+    // gch_stats.heap_live, a signed count of bytes in an AO_t: added once
+    // they reach GCH_LIVE_BATCH either way, and at every flush. Owner; read
+    // in STW.
+    AO_t live_pending;
     struct mspan *partial[GCH_NUM_SPAN_CLASSES]; // [C4]
     struct mspan *full[GCH_NUM_SPAN_CLASSES];    // [C4]
     struct mspan *partial_tail[GCH_NUM_SPAN_CLASSES];

@@ -83,7 +83,10 @@ static inline bool mark_goal_passed(uint64_t extra)
 bool gc_collect_due(void)
 {
     gch_init();
-    return mark_goal_passed(0);
+    // The caller's own batch counts (mcache.c); other threads' may be up to
+    // GCH_LIVE_BATCH late each.
+    struct mcache *c = gch_tls_owner;
+    return mark_goal_passed(c != NULL ? c->live_pending : 0);
 }
 
 void gch_maybe_collect(uint64_t extra)

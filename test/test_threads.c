@@ -221,3 +221,56 @@ Test(threads, short_lived_threads_do_not_grow_the_heap)
         }
     }
 }
+
+// ---------------------------------------------- pacing across threads
+
+// A cache adds its refills' charges to the pacer's heap_live in batches
+// (mcache.c, GCH_LIVE_BATCH = 64 KiB): another thread's allocation must
+// still reach gc_collect_due within a batch, while that thread lives on.
+struct pace_thread {
+    pthread_barrier_t barrier;
+    size_t first, second; // bytes to allocate before each look, in 64-byte objects
+    size_t failed;        // allocations that returned NULL
+};
+
+static void pace_alloc(struct pace_thread *t, size_t bytes)
+{
+    for (size_t done = 0; done < bytes; done += 64)
+        t->failed += gc_alloc(64, true) == NULL;
+}
+
+static void *pace_thread_main(void *arg)
+{
+    struct pace_thread *t = arg;
+    pace_alloc(t, t->first);
+    pthread_barrier_wait(&t->barrier); // the main thread looks
+    pthread_barrier_wait(&t->barrier);
+    pace_alloc(t, t->second);
+    pthread_barrier_wait(&t->barrier); // and looks again
+    pthread_barrier_wait(&t->barrier);
+    return NULL;
+}
+
+Test(threads, the_pacer_sees_another_thread_s_allocation_within_a_batch)
+{
+    unsetenv("GCHEAP_GOGC");
+    uint64_t goal = get_stats().next_gc; // the 4 MiB minimum on a fresh heap
+    CHECK(!gc_collect_due(), "gc_collect_due before any allocation (goal %ju)", (uintmax_t)goal);
+    static struct pace_thread t;
+    t.first = goal - (192u << 10); // a span's reservation under the goal, and more
+    t.second = 320u << 10;         // 128 KiB past the goal: two batches
+    pthread_barrier_init(&t.barrier, NULL, 2);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, pace_thread_main, &t), 0);
+    pthread_barrier_wait(&t.barrier);
+    CHECK(!gc_collect_due(), "gc_collect_due after the other thread allocated %zu of %ju bytes",
+          t.first, (uintmax_t)goal);
+    pthread_barrier_wait(&t.barrier);
+    pthread_barrier_wait(&t.barrier);
+    CHECK(gc_collect_due(), "gc_collect_due after the other thread allocated %zu of %ju bytes",
+          t.first + t.second, (uintmax_t)goal);
+    pthread_barrier_wait(&t.barrier);
+    pthread_join(th, NULL);
+    pthread_barrier_destroy(&t.barrier);
+    CHECK_EQ(t.failed, 0, "allocations that failed");
+}
