@@ -41,9 +41,9 @@ int gc_set_gogc(int percent)
 // released pages back in each cycle, and the next collection released as
 // many again (a madvise, with its TLB shootdown, and a page fault per page:
 // 1,118 madvise calls in 2,103 collections of alloc_throughput with a
-// 4096-object ring, 14% of its CPU time; 329 in 210 for mini-lisp's
-// trees.lisp). Once released down to the target, the heap faults back the
-// pages it uses and keeps them.
+// 4096-object ring, whose CPU time fell from 0.67 to 0.46 s without them;
+// 329 in 210 for mini-lisp's trees.lisp). Once released down to the
+// target, the heap faults back the pages it uses and keeps them.
 #define MARK_SCAVENGE_WINDOW 4
 void gch_pacer_scavenge(uint64_t live, uint64_t inuse_peak)
 {
