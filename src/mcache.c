@@ -200,6 +200,17 @@ static void mcache_list_push(struct mspan **head, struct mspan **tail, struct ms
         *tail = s;
 }
 
+// Appends s to a cache list ([C4]) whose last span is *tail.
+static void mcache_list_append(struct mspan **head, struct mspan **tail, struct mspan *s)
+{
+    s->next = NULL;
+    if (*tail != NULL)
+        (*tail)->next = s;
+    else
+        *head = s;
+    *tail = s;
+}
+
 // Returns s, cached by c, to its mcentral: withdraws the advance marks of
 // the window's free slots ([S10]), recounts alloc_count ([S9]) and counts
 // the objects handed out in c. Returns the bytes of heap_live to refund
@@ -337,19 +348,13 @@ bool gch_mcache_adopt(struct mspan *s)
         return false;
     GCH_ASSERT1(s->alloc_count < s->nelems && gch_spanclass_sizeclass(s->spanclass) != 0);
     unsigned slot = gch_mcache_slot(s->spanclass);
-    if (s->alloc_count != 0) {
+    // An empty span goes after the partly free ones, which fill first, so
+    // that a thread needing fewer spans than last cycle leaves its empty
+    // ones unused, to be freed by the next full sweep (sweep.c).
+    if (s->alloc_count != 0)
         mcache_list_push(&c->partial[slot], &c->partial_tail[slot], s);
-        return true;
-    }
-    // Empty: after the partly free spans, which fill first, so that a
-    // thread needing fewer spans than last cycle leaves its empty ones
-    // unused, to be freed by the next full sweep (sweep.c).
-    s->next = NULL;
-    if (c->partial_tail[slot] != NULL)
-        c->partial_tail[slot]->next = s;
     else
-        c->partial[slot] = s;
-    c->partial_tail[slot] = s;
+        mcache_list_append(&c->partial[slot], &c->partial_tail[slot], s);
     return true;
 }
 
