@@ -386,7 +386,7 @@ void gch_mheap_scavenge(uint64_t retain, uint64_t slack)
     struct mheap *h = &gch_mheap;
     gch_mutex_lock(&h->lock);
     uint64_t sys = AO_load(&gch_stats.heap_sys), released = AO_load(&gch_stats.heap_released);
-    if (sys - released > retain && sys - released - retain > slack) {
+    if (sys - released > retain + slack) {
         size_t pages = (size_t)((sys - released - retain) >> GCH_PAGE_SHIFT);
         size_t n = gch_pagealloc_scavenge(&h->pages, pages, mheap_release_run);
         if (n < pages) {
