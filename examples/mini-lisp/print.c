@@ -2,28 +2,65 @@
 //
 // The printer does not recurse: a list of ten million elements, or a chain
 // of ten million cars, prints in constant C stack. It keeps its own stack (a
-// malloc'd array) of the lists it is inside, holding for each the part not
-// printed yet. Printing never allocates in the heap, so no collection can
-// happen meanwhile and the pointers on that stack need no rooting.
+// malloc'd array), `path`: for each list it is inside, the element cell
+// whose car it is printing; the rest of that list is the cell's cdr.
+// Printing never allocates in the heap, so no collection can happen
+// meanwhile and the pointers on that stack need no rooting.
+//
+// Cycles. Only setcar mutates a cell, and a new cell's cdr is an older
+// object, so every cdr chain is finite and a list has finitely many
+// elements. An output without end therefore needs a path without end (the
+// path that is never popped again: P[1], P[2], ...), and since the heap is
+// finite, a cell then appears on it twice. Conversely a cell on the path
+// twice means output without end: printing is deterministic and the
+// structure does not change meanwhile, so from the second visit the
+// printer repeats what it did from the first. That also makes P[k+1] a
+// function of P[k] (the first element of P[k]'s car whose printing never
+// ends), so P is eventually periodic, and Brent's cycle finding applies: each
+// cell pushed at depth d is compared with the one at depth m, the largest
+// power of two below d. Once m is past both the cycle's start and its
+// length, the cell at depth m + length is its equal. So the printer reports
+// "print: cyclic structure" exactly for the structures whose printing would
+// not end, at a depth at most about twice the cycle's start plus length,
+// for one compare per cell; no false report, as two equal cells on one path
+// are a cycle. The output made until then stays printed, as for any error
+// (DIALECT.md).
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "lisp.h"
 
-static Obj **pending;
-static size_t npending, pending_cap;
+static Obj **path;
+static size_t npath, path_cap;
 
-static void push_pending(Obj *rest)
+static noreturn void print_oom(void)
 {
-    if (npending == pending_cap) {
-        pending_cap = pending_cap ? 2 * pending_cap : 64;
-        pending = realloc(pending, pending_cap * sizeof *pending);
-        if (!pending) {
-            fputs("mini-lisp: out of memory while printing\n", stderr);
-            exit(1);
+    fputs("mini-lisp: out of memory while printing\n", stderr);
+    exit(1);
+}
+
+// Pushes the next cell of the path, whose depth becomes npath - base
+// (print_obj's first cell has depth 1), after Brent's check (see above).
+static void push_path(size_t base, Obj *cell)
+{
+    if (npath == path_cap) {
+        size_t cap = path_cap ? 2 * path_cap : 64;
+        Obj **p = realloc(path, cap * sizeof *p);
+        if (!p)
+            print_oom();
+        path = p;
+        path_cap = cap;
+    }
+    path[npath++] = cell;
+    size_t d = npath - base;
+    if (d >= 2) {
+        size_t m = (size_t)1 << (63 - __builtin_clzll((unsigned long long)(d - 1)));
+        if (path[base + m - 1] == cell) {
+            npath = base;
+            lisp_error("print: cyclic structure (a cell contains itself through setcar)");
         }
     }
-    pending[npending++] = rest;
 }
 
 static void print_int(int32_t v)
@@ -72,24 +109,24 @@ static void print_atom(Obj *o)
 
 void print_obj(Obj *o)
 {
-    size_t base = npending;
+    size_t base = npath;
     for (;;) {
         // Go down the cars, opening a list at each cell.
         while (o->type == TCELL) {
             putchar_unlocked('(');
-            push_pending(o->cdr);
+            push_path(base, o);
             o = o->car;
         }
         print_atom(o);
         // Then continue the innermost list that has elements left, closing
         // the finished ones.
         for (;;) {
-            if (npending == base)
+            if (npath == base)
                 return;
-            Obj *rest = pending[--npending];
+            Obj *rest = path[--npath]->cdr;
             if (rest->type == TCELL) {
                 putchar_unlocked(' ');
-                push_pending(rest->cdr);
+                push_path(base, rest);
                 o = rest->car;
                 break;
             }
