@@ -32,6 +32,18 @@
 //        takes mheap.lock and empties the run, so a span made under
 //        mheap.lock always gets bitmaps from `next`, as [B1] needs.
 //
+// Sweeps take the fresh mark bits from a run of their thread's cache in
+// the same way (a span used to cost a gcbits lock section per sweep; with
+// two threads sweeping lazily that lock was 5% of the profile):
+//   [B3] c->bits_cur <= c->bits_end; [bits_cur, bits_end) is zeroed and
+//        lies in one arena of `next`, or both are NULL. Rotation runs with
+//        gch_gc.lock held and, by the protocol, no thread allocating (so
+//        none sweeping), and empties every live cache's run; a cache's run
+//        is empty when it is made and when it dies (both under
+//        gch_gc.lock). So a sweep always gets bits from `next`, as [B1]
+//        needs. What is left of a run at rotation (at most
+//        GCBITS_CACHE_RUN_WORDS words per thread) is abandoned to its epoch.
+//
 // Locking: gcbits.lock (a struct gch_mutex) protects the epoch lists; it is
 // a leaf (nothing that takes a lock is called with it held). The span run
 // is protected by mheap.lock, which is above it in the lock order: a run
@@ -54,6 +66,10 @@ struct gcbits_arena {
 // Words carved from `next` for the span run at a time: 16 to 64 spans'
 // bitmaps (2 x 1 to 16 words each), at most 8 KiB unused at a rotation.
 #define GCBITS_SPAN_RUN_WORDS 1024
+
+// Words carved from `next` for a cache's run at a time ([B3]): 16 to 256
+// spans' mark bits (1 to 16 words each), 2 KiB.
+#define GCBITS_CACHE_RUN_WORDS 256
 
 static struct {
     struct gch_mutex lock;
@@ -101,9 +117,39 @@ static inline AO_t *gcbits_alloc_locked(size_t words)
     return bits;
 }
 
+// Refills c's run ([B3]) and takes words from it: GCBITS_CACHE_RUN_WORDS,
+// or the rest of the arena being bump-allocated if that is shorter but
+// holds words. Returns NULL if memory is exhausted.
+static GCH_NOINLINE AO_t *gcbits_cache_refill(struct mcache *c, size_t words)
+{
+    GCH_ASSERT1(words <= GCBITS_CACHE_RUN_WORDS);
+    gch_mutex_lock(&gcbits.lock);
+    const struct gcbits_arena *a = gcbits.next;
+    size_t n = GCBITS_CACHE_RUN_WORDS;
+    if (a != NULL && a->used + n > GCBITS_ARENA_WORDS && a->used + words <= GCBITS_ARENA_WORDS)
+        n = GCBITS_ARENA_WORDS - a->used;
+    AO_t *run = gcbits_alloc_locked(n);
+    gch_mutex_unlock(&gcbits.lock);
+    if (run == NULL)
+        return NULL;
+    c->bits_cur = run + words;
+    c->bits_end = run + n;
+    return run;
+}
+
 AO_t *gch_gcbits_new(uint32_t nbits)
 {
     size_t words = gch_bitmap_words(nbits == 0 ? 1 : nbits);
+    struct mcache *c = gch_tls_owner;
+    if (GCH_LIKELY(c != NULL)) {
+        GCH_ASSERT1(c->bits_cur <= c->bits_end);
+        AO_t *bits = c->bits_cur;
+        if (GCH_LIKELY((size_t)(c->bits_end - bits) >= words)) {
+            c->bits_cur = bits + words;
+            return bits;
+        }
+        return gcbits_cache_refill(c, words);
+    }
     gch_mutex_lock(&gcbits.lock);
     AO_t *bits = gcbits_alloc_locked(words);
     gch_mutex_unlock(&gcbits.lock);
@@ -190,6 +236,8 @@ void gch_gcbits_rotate(void)
     gch_mutex_lock(&gch_mheap.lock);
     gch_mutex_lock(&gcbits.lock);
     gcbits.span_cur = gcbits.span_end = NULL;
+    for (struct mcache *c = gch_gc.mcaches; c != NULL; c = c->next)
+        c->bits_cur = c->bits_end = NULL;
     struct gcbits_arena *a = gcbits.previous;
     while (a != NULL) {
         struct gcbits_arena *n = a->next;

@@ -488,15 +488,17 @@ static inline uintptr_t gch_span_take(struct mspan *s)
 // ---------------------------------------------------------------- gcbits.c
 
 // Returns a zeroed bitmap of nbits bits (whole 64-bit words) from the
-// current allocation epoch, or NULL if memory is exhausted.
+// current allocation epoch, or NULL if memory is exhausted. On a thread with
+// a cache, usually from the cache's run, without a lock ([B3]).
 AO_t *gch_gcbits_new(uint32_t nbits);
 // Both bitmaps of a new span: zeroed, nbits bits each, from the current
 // allocation epoch, usually without a lock of its own. Caller must hold
 // mheap.lock. Returns false (both NULL) if memory is exhausted.
 bool gch_gcbits_new_pair(uint32_t nbits, AO_t **alloc_bits, AO_t **mark_bits);
-// Called when every span has been swept and before marking begins: frees
-// the epoch that held the alloc bits replaced by the sweep before last.
-// Takes mheap.lock: caller must hold no heap lock.
+// Called when every span has been swept and before marking begins, with
+// gch_gc.lock held and no thread allocating: frees the epoch that held the
+// alloc bits replaced by the sweep before last, and empties every cache's
+// run ([B3]). Takes mheap.lock: caller must hold no heap lock.
 void gch_gcbits_rotate(void);
 // A sweep could not get a fresh bitmap and reused the span's old alloc
 // bits as its mark bits: their arena moves to the newest epoch, so it lives
@@ -690,6 +692,10 @@ struct mcache {
     // they reach GCH_LIVE_BATCH either way, and at every flush. Owner; read
     // in STW.
     AO_t live_pending;
+    // A run of zeroed bitmap words from gcbits' `next` epoch, for the mark
+    // bits of the spans this thread sweeps ([B3] in gcbits.c). Owner; emptied
+    // at epoch rotation and when the cache is made or dies, under gch_gc.lock.
+    AO_t *bits_cur, *bits_end;
     struct mspan *partial[GCH_NUM_SPAN_CLASSES]; // [C4]
     struct mspan *full[GCH_NUM_SPAN_CLASSES];    // [C4]
     struct mspan *partial_tail[GCH_NUM_SPAN_CLASSES];

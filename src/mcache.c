@@ -107,6 +107,7 @@ struct mcache *gch_mcache_get(void)
     for (int i = 0; i < GCH_NUM_SIZE_CLASSES; i++)
         AO_store(&c->flushed_mallocs[i], 0);
     AO_store(&c->flushed_bytes, 0);
+    c->bits_cur = c->bits_end = NULL; // [B3]
     for (int i = 0; i < GCH_NUM_SPAN_CLASSES; i++)
         c->partial[i] = NULL;
     for (int i = 0; i < GCH_NUM_SPAN_CLASSES; i++) {
@@ -141,7 +142,8 @@ static void mcache_exit(void *arg)
     gch_tls_owner = NULL;
     pthread_mutex_lock(&gch_gc.lock);
     gch_mcache_release_all(c);
-    c->live = false; // the sweeper gives it no more spans
+    c->live = false;                  // the sweeper gives it no more spans
+    c->bits_cur = c->bits_end = NULL; // [B3]: rotation no longer sees it
     gch_atomic_add(&gch_gc.marked_bytes, c->work.marked_bytes);
     c->work.marked_bytes = 0;
     if (c->prev != NULL)
