@@ -12,7 +12,10 @@
 #                      full-sweep throughput, marking throughput
 # Backends: gcheap (trace + roots hooks, GOGC=100), gcheap-gen (the same
 # binaries with generational mode on, gc_set_generational; neither program
-# stores into an old object, so they need no write barrier), glibc, mimalloc, jemalloc,
+# stores into an old object, so they need no write barrier), gcheap-thp
+# (the same binaries with GCHEAP_HUGEPAGES=1: the heap advised onto
+# transparent huge pages, gc_set_hugepages; the other backends run with
+# their defaults, none of which asks for huge pages), glibc, mimalloc, jemalloc,
 # tcmalloc (one malloc/free object file linked against -lmimalloc, -ljemalloc,
 # -ltcmalloc_minimal: the library's malloc replaces glibc's for the whole
 # program; each program prints whose malloc it called), Boehm GC (libgc),
@@ -33,7 +36,7 @@
 #   CG_DEPTH=12       binary-trees depth under callgrind
 #   FAST_N=10000000   allocations of the callgrind fast-path loop (QUICK: 1000000)
 #   SWEEP_MB=1024     heap of the sweep micro-benchmark; MARK_N=10000000; MICRO_REPS=5 (QUICK: 3)
-#   BACKENDS="gcheap gcheap-gen glibc mimalloc jemalloc tcmalloc boehm go"   a subset to run
+#   BACKENDS="gcheap gcheap-gen gcheap-thp glibc mimalloc jemalloc tcmalloc boehm go"   a subset to run
 #   PERF=1            also profile gcheap with perf (top functions into results.md)
 #   BENCH_NO_INSTALL=1  never apt-get install missing packages (otherwise done
 #                     when running as root); backends whose package is missing are skipped
@@ -64,7 +67,7 @@ FAST_N=${FAST_N:-10000000}
 SWEEP_MB=${SWEEP_MB:-1024}
 MARK_N=${MARK_N:-10000000}
 MICRO_REPS=${MICRO_REPS:-5}
-BACKENDS=${BACKENDS:-gcheap gcheap-gen glibc mimalloc jemalloc tcmalloc boehm go}
+BACKENDS=${BACKENDS:-gcheap gcheap-gen gcheap-thp glibc mimalloc jemalloc tcmalloc boehm go}
 PERF=${PERF:-0}
 TIMEOUT=${TIMEOUT:-300}
 CC=${CC:-cc}
@@ -125,7 +128,7 @@ declare -A MALLOC_LIB=([glibc]="" [mimalloc]=-lmimalloc [jemalloc]=-ljemalloc [t
 for prog in binary_trees:bt alloc_throughput:at; do
     src=$HERE/${prog%%:*}.c
     p=${prog##*:}
-    if has gcheap || has gcheap-gen; then cc_ $CFLAGS -I"$ROOT" -DBACKEND_GCHEAP=1 -o "$BUILD/${p}_gcheap" "$src" $LIBGCHEAP; fi
+    if has gcheap || has gcheap-gen || has gcheap-thp; then cc_ $CFLAGS -I"$ROOT" -DBACKEND_GCHEAP=1 -o "$BUILD/${p}_gcheap" "$src" $LIBGCHEAP; fi
     cc_ $CFLAGS -DBACKEND_MALLOC=1 -c -o "$BUILD/${p}_malloc.o" "$src"
     for m in glibc mimalloc jemalloc tcmalloc; do
         if has $m; then cc_ -o "$BUILD/${p}_$m" "$BUILD/${p}_malloc.o" ${MALLOC_LIB[$m]} -ldl -pthread; fi
@@ -143,10 +146,12 @@ CFGS=()
 declare -A CMD BENCH BACK
 add() { CFGS+=("$1"); BENCH[$1]=$2; BACK[$1]=$3; CMD[$1]=$4; }
 BT="binary-trees depth $DEPTH"
-# gcheap-gen: the gcheap binary with generational mode (backend.h).
-GEN_ENV=BENCH_GCHEAP_GENERATIONAL=1
-exe() { if [ "$1" = gcheap-gen ]; then echo "env $GEN_ENV ./${2}_gcheap"; else echo "./${2}_$1"; fi; }
-for b in gcheap gcheap-gen glibc mimalloc jemalloc tcmalloc boehm; do
+# gcheap's variants: the gcheap binary with a setting in its environment
+# (gcheap-gen: generational mode, backend.h; gcheap-thp: huge pages).
+declare -A VARIANT_ENV=([gcheap-gen]=BENCH_GCHEAP_GENERATIONAL=1 [gcheap-thp]=GCHEAP_HUGEPAGES=1)
+GEN_ENV=${VARIANT_ENV[gcheap-gen]}
+exe() { if [ -n "${VARIANT_ENV[$1]:-}" ]; then echo "env ${VARIANT_ENV[$1]} ./${2}_gcheap"; else echo "./${2}_$1"; fi; }
+for b in gcheap gcheap-gen gcheap-thp glibc mimalloc jemalloc tcmalloc boehm; do
     if has $b; then add "bt.$b" "$BT" $b "$(exe $b bt) $DEPTH"; fi
 done
 if has go; then
@@ -154,7 +159,7 @@ if has go; then
     add bt.go2 "$BT" "go GOMAXPROCS=2" "env GOMAXPROCS=2 ./bt_go $DEPTH"
 fi
 for t in 1 2; do
-    for b in gcheap gcheap-gen glibc mimalloc jemalloc tcmalloc boehm; do
+    for b in gcheap gcheap-gen gcheap-thp glibc mimalloc jemalloc tcmalloc boehm; do
         if has $b; then add "at$t.$b" "alloc T=$t" $b "$(exe $b at) $t $ALLOC_N $ALLOC_K"; fi
     done
 done
@@ -400,7 +405,7 @@ REPORT=$RESULTS/results.md
     echo
     echo "| goal | ratio | target | |"
     echo "|---|---|---|---|"
-    for gb in gcheap gcheap-gen; do
+    for gb in gcheap gcheap-gen gcheap-thp; do
         [ -n "${BACK[bt.$gb]:-}${BACK[at1.$gb]:-}" ] || continue
         g=$(med bt.$gb 1)
         for p in mimalloc:1.0 boehm:0.4 go1:0.25 go2:0.25; do
@@ -424,7 +429,7 @@ REPORT=$RESULTS/results.md
     # On a loaded machine the 2 threads may not get 2 CPUs; the CPU-based figure
     # (4 * cpu(1) / cpu(2): the throughput if each thread had a CPU to itself)
     # shows what the allocator itself costs when it runs in parallel.
-    for b in gcheap gcheap-gen mimalloc; do
+    for b in gcheap gcheap-gen gcheap-thp mimalloc; do
         [ -n "${BACK[at1.$b]:-}" ] || continue
         sw_=$(awk -v a="$(med at1.$b 2)" -v b="$(med at2.$b 2)" 'BEGIN { if (a == "-" || b == "-") print "-"; else printf("%.2f", 2 * a / b) }')
         sc_=$(awk -v a="$(med at1.$b 1)" -v b="$(med at2.$b 1)" 'BEGIN { if (a == "-" || b == "-") print "-"; else printf("%.2f", 4 * a / b) }')
@@ -449,7 +454,7 @@ REPORT=$RESULTS/results.md
 PLOT=$RESULTS/results.png
 if command -v gnuplot >/dev/null; then
     dat=$WORK/plot.dat
-    cols=(gcheap gcheap-gen glibc mimalloc jemalloc tcmalloc boehm go1 go2)
+    cols=(gcheap gcheap-gen gcheap-thp glibc mimalloc jemalloc tcmalloc boehm go1 go2)
     {
         printf '# benchmark'
         for c in "${cols[@]}"; do printf '\t%s' "$c"; done
@@ -464,8 +469,8 @@ if command -v gnuplot >/dev/null; then
             echo
         done
     } >"$dat"
-    titles=(gcheap "gcheap generational" glibc mimalloc jemalloc tcmalloc "Boehm GC" "Go P=1" "Go P=2")
-    colors=("#9400d3" "#d98cf2" "#009e73" "#56b4e9" "#e69f00" "#f0e442" "#0072b2" "#e51e10" "#222222")
+    titles=(gcheap "gcheap generational" "gcheap huge pages" glibc mimalloc jemalloc tcmalloc "Boehm GC" "Go P=1" "Go P=2")
+    colors=("#9400d3" "#d98cf2" "#5b2a86" "#009e73" "#56b4e9" "#e69f00" "#f0e442" "#0072b2" "#e51e10" "#222222")
     plots=""
     for i in "${!cols[@]}"; do
         plots+="${plots:+, }'$dat' using $((i + 2)):xtic(1) title '${titles[$i]}' lc rgb '${colors[$i]}'"

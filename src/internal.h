@@ -533,6 +533,10 @@ struct mheap {
     struct mspan *span_free;            // free span structs; protected by lock
     AO_t sweepgen;                      // atomic; advanced by 2 in gc_sweep (STW)
     AO_t limit;                         // atomic: heap_sys cap (gc_set_limit)
+    // Huge-page advice for every arena (gc_set_hugepages): 0 none given,
+    // 1 MADV_HUGEPAGE, -1 MADV_NOHUGEPAGE. Protected by lock; a new
+    // reservation gets the advice before it is published.
+    int hugepages;
 };
 extern struct mheap gch_mheap;
 

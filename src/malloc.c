@@ -174,6 +174,20 @@ static void malloc_parse_memlimit(const char *env)
     fprintf(stderr, "gcheap: ignoring malformed GCHEAP_MEMLIMIT '%s'\n", env);
 }
 
+// GCHEAP_HUGEPAGES=1|on or 0|off (gc_set_hugepages). Read before the heap
+// reserves anything, so every arena gets the advice as it is reserved.
+static void malloc_parse_hugepages(const char *env)
+{
+    if (env == NULL || *env == '\0')
+        return;
+    if (strcmp(env, "1") == 0 || strcmp(env, "on") == 0)
+        gch_mheap.hugepages = 1;
+    else if (strcmp(env, "0") == 0 || strcmp(env, "off") == 0)
+        gch_mheap.hugepages = -1;
+    else
+        fprintf(stderr, "gcheap: ignoring malformed GCHEAP_HUGEPAGES '%s'\n", env);
+}
+
 static pthread_once_t malloc_once = PTHREAD_ONCE_INIT;
 
 static void malloc_init_once(void)
@@ -182,6 +196,7 @@ static void malloc_init_once(void)
     malloc_parse_debug(getenv("GCHEAP_DEBUG"));
     malloc_parse_gogc(getenv("GCHEAP_GOGC"));
     malloc_parse_memlimit(getenv("GCHEAP_MEMLIMIT"));
+    malloc_parse_hugepages(getenv("GCHEAP_HUGEPAGES"));
     gch_mcentral_init();
     gch_mcache_init_key();
     // The page allocator reserves its metadata on first growth (and

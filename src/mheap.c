@@ -192,6 +192,8 @@ static bool mheap_grow(size_t npages)
             errno = ENOMEM;
             return false;
         }
+        if (h->hugepages != 0)
+            (void)gch_os_hugepages(p, size, h->hugepages > 0);
         h->cur_arena = base;
         h->cur_arena_end = base + size;
     }
@@ -302,6 +304,24 @@ size_t gc_set_limit(size_t bytes)
             return (size_t)old;
         old = seen;
     }
+}
+
+bool gc_set_hugepages(bool on)
+{
+    gch_init(); // GCHEAP_HUGEPAGES is read first, so a call overrides it
+    struct mheap *h = &gch_mheap;
+    int want = on ? 1 : -1;
+    gch_mutex_lock(&h->lock);
+    int old = h->hugepages;
+    if (old != want) {
+        h->hugepages = want;
+        // The advice is per mapping: give it to every arena, committed or
+        // not, so that pages committed later follow it too.
+        for (size_t i = 0; i < h->narenas; i++)
+            (void)gch_os_hugepages((void *)h->all_arenas[i]->base, GCH_ARENA_BYTES, on);
+    }
+    gch_mutex_unlock(&h->lock);
+    return old > 0;
 }
 
 struct mspan *gch_mheap_alloc(size_t npages, uint8_t spc)

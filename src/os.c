@@ -112,6 +112,17 @@ void gch_os_release(void *p, size_t size)
     (void)madvise(p, size, MADV_DONTNEED);
 }
 
+bool gch_os_hugepages(void *p, size_t size, bool on)
+{
+#if defined(MADV_HUGEPAGE) && defined(MADV_NOHUGEPAGE)
+    return madvise(p, size, on ? MADV_HUGEPAGE : MADV_NOHUGEPAGE) == 0;
+#else
+    (void)p, (void)size, (void)on;
+    errno = ENOSYS;
+    return false;
+#endif
+}
+
 void gch_os_decommit(void *p, size_t size)
 {
     // Re-mapping PROT_NONE over the range both drops the pages and makes

@@ -44,6 +44,12 @@ void gch_os_decommit(void *p, size_t size);
 // Returns a whole reservation to the OS.
 void gch_os_unreserve(void *p, size_t size);
 
+// Advises the kernel to back the reserved range [p, p + size) with
+// transparent huge pages (on: MADV_HUGEPAGE) or not to (MADV_NOHUGEPAGE).
+// Best effort: returns false, with errno set, where the advice is unknown
+// or refused; nothing else changes.
+bool gch_os_hugepages(void *p, size_t size, bool on);
+
 // Off-heap metadata: size bytes (rounded up to the OS page), zeroed,
 // readable and writable. Returns NULL on failure. Free with gch_os_free.
 void *gch_os_alloc(size_t size);

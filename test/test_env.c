@@ -1,5 +1,6 @@
 // test_env.c: the environment variables gcheap reads at its first call,
-// GCHEAP_GOGC and GCHEAP_DEBUG (gctrace, poison, verify).
+// GCHEAP_GOGC, GCHEAP_DEBUG (gctrace, poison, verify) and GCHEAP_HUGEPAGES
+// with gc_set_hugepages.
 //
 // Each Test runs in its own forked process and sets the environment before
 // its first call into the library; tests that check stderr run the library
@@ -285,5 +286,133 @@ Test(env, verify_passes_on_a_healthy_heap)
         for (int i = 0; i < 8; i++)
             CHECK(live[i] == NULL || gc_base(live[i]) != NULL, "cycle %d: live object %d freed",
                   cycle, i);
+    }
+}
+
+// ------------------------------------ GCHEAP_HUGEPAGES, gc_set_hugepages
+//
+// The advice is seen where the kernel records it: the VmFlags of the
+// mapping in /proc/self/smaps ("hg" for MADV_HUGEPAGE, "nh" for
+// MADV_NOHUGEPAGE). Skipped where that file or the kernel's transparent
+// huge pages are missing.
+
+static bool thp_available(void)
+{
+    return access("/proc/self/smaps", R_OK) == 0 &&
+           access("/sys/kernel/mm/transparent_hugepage/enabled", R_OK) == 0;
+}
+
+// The VmFlags of the mapping holding p, in out (empty if not found).
+static void vm_flags_of(const void *p, char *out, size_t len)
+{
+    out[0] = '\0';
+    FILE *f = fopen("/proc/self/smaps", "r");
+    cr_assert_not_null(f, "open /proc/self/smaps: %s", strerror(errno));
+    char line[512];
+    bool inside = false;
+    while (fgets(line, sizeof line, f) != NULL) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+            inside = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+        } else if (inside && strncmp(line, "VmFlags:", 8) == 0) {
+            size_t n = strlen(line + 8);
+            n = n < len ? n : len - 1;
+            memcpy(out, line + 8, n);
+            out[n] = '\0';
+            break;
+        }
+    }
+    fclose(f);
+}
+
+static bool has_flag(const char *flags, const char *flag)
+{
+    size_t n = strlen(flag);
+    for (const char *q = flags; (q = strstr(q, flag)) != NULL; q += n) {
+        if ((q == flags || q[-1] == ' ') && (q[n] == ' ' || q[n] == '\n' || q[n] == '\0'))
+            return true;
+    }
+    return false;
+}
+
+Test(env, hugepages_advice_reaches_present_and_future_arenas)
+{
+    if (!thp_available())
+        cr_skip_test("no /proc/self/smaps or transparent huge pages");
+    unsetenv("GCHEAP_HUGEPAGES");
+    char flags[256];
+    void *small = gc_alloc(64, true);
+    cr_assert_not_null(small);
+    vm_flags_of(small, flags, sizeof flags);
+    CHECK(!has_flag(flags, "hg") && !has_flag(flags, "nh"),
+          "no advice by default: VmFlags of the heap \"%s\"", flags);
+
+    CHECK(!gc_set_hugepages(true), "the previous advice, initially none, is reported as false");
+    vm_flags_of(small, flags, sizeof flags);
+    CHECK(has_flag(flags, "hg"), "after gc_set_hugepages(true): VmFlags \"%s\"", flags);
+    // 80 MiB: more than an arena, so a new reservation, advised as made.
+    void *big = gc_alloc((size_t)80 << 20, false);
+    cr_assert_not_null(big);
+    vm_flags_of(big, flags, sizeof flags);
+    CHECK(has_flag(flags, "hg"), "an arena reserved later: VmFlags \"%s\"", flags);
+    CHECK(memcmp(big, (char[64]){0}, 64) == 0, "the new object is zeroed");
+
+    CHECK(gc_set_hugepages(false), "the previous advice was for huge pages");
+    for (void *p = small;; p = big) {
+        vm_flags_of(p, flags, sizeof flags);
+        CHECK(has_flag(flags, "nh") && !has_flag(flags, "hg"),
+              "after gc_set_hugepages(false): VmFlags of %s arena \"%s\"",
+              p == small ? "the first" : "the later", flags);
+        if (p == big)
+            break;
+    }
+    CHECK(!gc_set_hugepages(false), "false twice: the previous advice was against");
+}
+
+static const char *hp_value;
+static int hp_expected; // 1 hg, -1 nh, 0 neither
+
+static void hugepages_child(void)
+{
+    setenv("GCHEAP_HUGEPAGES", hp_value, 1);
+    void *p = gc_alloc(64, true); // the first call: reads the environment
+    char flags[256];
+    vm_flags_of(p, flags, sizeof flags);
+    int got = has_flag(flags, "hg") ? 1 : has_flag(flags, "nh") ? -1 : 0;
+    if (got != hp_expected) {
+        fprintf(stderr, "advice %d, expected %d (VmFlags %s)\n", got, hp_expected, flags);
+        _exit(3);
+    }
+    if (gc_set_hugepages(hp_expected > 0) != (hp_expected > 0))
+        _exit(4);
+}
+
+Test(env, hugepages_values_are_parsed_and_malformed_ones_reported)
+{
+    if (!thp_available())
+        cr_skip_test("no /proc/self/smaps or transparent huge pages");
+    static const struct {
+        const char *value;
+        int advice;
+        bool malformed;
+    } cases[] = {
+        {"1", 1, false}, {"on", 1, false}, {"0", -1, false}, {"off", -1, false}, {"", 0, false},
+        {"2", 0, true},  {"yes", 0, true}, {"ON", 0, true},  {"1 ", 0, true},    {"-1", 0, true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        hp_value = cases[i].value;
+        hp_expected = cases[i].advice;
+        struct child_result r;
+        run_child(hugepages_child, &r);
+        CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0,
+              "GCHEAP_HUGEPAGES='%s': expected advice %d; child status %#x, stderr \"%s\"",
+              cases[i].value, cases[i].advice, r.status, r.err);
+        char want[128] = "";
+        if (cases[i].malformed)
+            snprintf(want, sizeof want, "gcheap: ignoring malformed GCHEAP_HUGEPAGES '%s'\n",
+                     cases[i].value);
+        CHECK(strcmp(r.err, want) == 0,
+              "GCHEAP_HUGEPAGES='%s': stderr expected \"%s\", actual \"%s\"", cases[i].value, want,
+              r.err);
     }
 }
