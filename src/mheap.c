@@ -19,6 +19,12 @@
 // spans go back to the page allocator, not the cache; the scavenger flushes
 // the cache first, so it sees every free page.
 //
+// Huge pages (gc_set_hugepages): the advice is a property of the mapping,
+// so it is given to whole arenas, committed or not: to every arena
+// reserved so far when the host asks, and to each new reservation before
+// its pages are published. Nothing else depends on it; the scavenger's
+// releases work on 8 KiB pages either way (splitting a huge page).
+//
 // Zeroing: memory the OS gave us is zero. Each arena tracks zeroed_base, the
 // offset below which pages have been used at least once; a span entirely
 // above it needs no clearing (span.needzero = false).

@@ -7,7 +7,9 @@
 //   Prepared/Ready  mprotect(PROT_READ|PROT_WRITE): usable; pages are
 //             charged when first touched. gcheap does not distinguish the
 //             two (Go does for huge-page hints); gch_os_commit goes straight
-//             to Ready.
+//             to Ready. Huge-page advice (gch_os_hugepages, madvise
+//             MADV_HUGEPAGE or MADV_NOHUGEPAGE) is given per reservation,
+//             whatever its state, when the host asks for it.
 //   Released  madvise(MADV_DONTNEED) on a Ready range: the kernel takes the
 //             physical pages back; the range stays usable and reads as zero.
 // Every failure returns to the caller with errno = ENOMEM; nothing here
