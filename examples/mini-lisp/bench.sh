@@ -26,6 +26,7 @@ printf '%-16s %9s %12s %6s %6s %10s %10s %10s\n' \
 status=0
 for f in "$dir"/*.lisp; do
     [ -e "$f" ] || continue
+    [ -e "${f%.lisp}.err" ] && continue # ends in an error on purpose (run-programs.sh)
     name=$(basename "$f" .lisp)
     : > "$tmp/runs"
     for ((i = 0; i < runs; i++)); do

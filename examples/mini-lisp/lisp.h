@@ -180,11 +180,14 @@ extern Obj **vstack;
 extern size_t vsp;
 
 noreturn void stack_overflow(void);
+// The value stack is full: reports it as an error (not as "stack overflow",
+// which is the C stack's).
+noreturn void value_stack_overflow(void);
 
 static inline void vpush(Obj *o)
 {
     if (vsp == VSTACK_SIZE)
-        stack_overflow();
+        value_stack_overflow();
     vstack[vsp++] = o;
 }
 

@@ -51,6 +51,13 @@ noreturn void stack_overflow(void)
     lisp_error("stack overflow");
 }
 
+noreturn void value_stack_overflow(void)
+{
+    lisp_error("too many arguments pending: more than the value stack's %u (in one call, or "
+               "in nested calls together)",
+               VSTACK_SIZE);
+}
+
 // Reads, evaluates and prints one top-level expression. Returns false at the
 // end of the input.
 static bool eval_next(void)

@@ -7,8 +7,11 @@
 # `BINARY NAME.lisp` twice: normally, and with GCHEAP_DEBUG=poison=1 (gcheap
 # fills freed memory with 0xDB, so an object the interpreter failed to keep
 # alive shows up as garbage). Each run must exit 0, write nothing on stderr,
-# and print exactly DIR/NAME.out. (The programs are too big for
-# MINILISP_ALWAYS_GC, a collection per allocation; run-tests.sh covers that.)
+# and print exactly DIR/NAME.out; a program with a DIR/NAME.err instead must
+# end in that error: exit 1 with exactly that on stderr (an error too costly
+# to reach under MINILISP_ALWAYS_GC, so not one of run-tests.sh's eNN
+# tests). (The programs are too big for MINILISP_ALWAYS_GC, a collection
+# per allocation; run-tests.sh covers that.)
 # Prints one line per failure, then "N passed, M failed"; exits 1 on failure.
 set -u
 bin=${1:?usage: run-programs.sh BINARY [DIR]}
@@ -25,8 +28,14 @@ run() { # name file expected mode(normal|poison)
     [ "$mode" = poison ] && debug=${debug:+$debug,}poison=1
     GCHEAP_DEBUG=$debug MINILISP_ALWAYS_GC= timeout 300 "$bin" "$file" > "$tmp/out" 2> "$tmp/err"
     rc=$?
-    [ $rc -eq 0 ] || why="exit status $rc"
-    [ -s "$tmp/err" ] && why="${why:+$why; }stderr: $(head -c 200 "$tmp/err")"
+    if [ -f "${file%.lisp}.err" ]; then
+        [ $rc -eq 1 ] || why="exit status $rc (want 1)"
+        cmp -s "$tmp/err" "${file%.lisp}.err" ||
+            why="${why:+$why; }stderr: $(head -c 200 "$tmp/err") (want $(head -c 200 "${file%.lisp}.err"))"
+    else
+        [ $rc -eq 0 ] || why="exit status $rc"
+        [ -s "$tmp/err" ] && why="${why:+$why; }stderr: $(head -c 200 "$tmp/err")"
+    fi
     if ! cmp -s "$tmp/out" "$want"; then
         why="${why:+$why; }stdout differs: $(diff "$want" "$tmp/out" | head -n 6 | tr '\n' '|' | head -c 300)"
     fi
