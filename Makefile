@@ -2,7 +2,8 @@
 # non-recursive GNU make file; sources are found by wildcard, so a new
 # src/*.c, test/test_*.c or examples/mini-lisp/*.c needs no edit here.
 #
-#   make                 libgcheap.a, libgcheap.so, gcheap.pc, bin/mini-lisp
+#   make                 libgcheap.a, libgcheap.so, gcheap.pc, bin/mini-lisp,
+#                        tools/gctrace-summary
 #   make test            build everything, then run every check (see `test`)
 #   make run             build mini-lisp and run its demo
 #   make BUILD=debug     other modes: debug check asan ubsan tsan (see below)
@@ -148,6 +149,7 @@ LISP_OBJS := $(LISP_SRCS:%.c=$(B)/obj/%.o)
 LISP_BIN := $(if $(LISP_SRCS),$(B)/bin/mini-lisp)
 LISP_DIR := examples/mini-lisp
 MKSC := $(TB)/mksizeclasses
+GCTS := $(TB)/gctrace-summary
 
 STATIC_LIB := $(B)/libgcheap.a
 SHARED_LIB := $(B)/libgcheap.so
@@ -192,7 +194,7 @@ $(TB)/stamp.host: FORCE
 # ---------------------------------------------------------------- build rules
 
 .PHONY: all
-all: $(STATIC_LIB) $(SHARED_LIB) $(PC_FILE) $(LISP_BIN) | deps-lib
+all: $(STATIC_LIB) $(SHARED_LIB) $(PC_FILE) $(LISP_BIN) $(GCTS) | deps-lib
 
 $(B)/obj/src/%.o: src/%.c $(B)/stamp.lib
 	@mkdir -p $(@D)
@@ -243,6 +245,10 @@ $(B)/bin/mini-lisp: $(LISP_OBJS) $(STATIC_LIB) $(B)/stamp.lisp $(B)/stamp.objs
 	$(LINK) -o $@ $(LISP_OBJS) $(STATIC_LIB) $(EDIT_LIBS) $(AO_LIBS) -lm
 
 $(MKSC): tools/mksizeclasses.c $(TB)/stamp.host
+	@mkdir -p $(@D)
+	$(CC) $(HOST_CFLAGS) -o $@ $<
+
+$(GCTS): tools/gctrace-summary.c $(TB)/stamp.host
 	@mkdir -p $(@D)
 	$(CC) $(HOST_CFLAGS) -o $@ $<
 
@@ -319,6 +325,11 @@ define run-lisp-tests
 	fi
 endef
 
+# The gctrace summariser on a hand-checked sample and on a real trace.
+define run-check-tools
+	@bash tools/check-gctrace-summary.sh $(GCTS) $(LISP_BIN)
+endef
+
 # install-cmds DESTDIR,PREFIX,LIBDIR,INCLUDEDIR,PKGCONFIGDIR: one shell command
 # list (so check-install can run it with shell variables as arguments).
 install-cmds = install -d "$(1)$(4)" "$(1)$(3)" "$(1)$(5)" && \
@@ -355,19 +366,23 @@ define run-check-install
 	echo "check-install: installed tree works through pkg-config, shared and static"
 endef
 
-.PHONY: test check-sizeclasses check-exports check-unit check-lisp check-install
+.PHONY: test check-sizeclasses check-exports check-unit check-lisp check-install check-tools
 # The order: the generated table, the export list, the unit tests, the Lisp
-# suite, the installed tree.
+# suite, the tools, the installed tree.
 test: all $(TEST_BINS) $(MKSC) | deps-test
 	$(run-check-sizeclasses)
 	$(run-check-header)
 	$(run-check-exports)
 	$(run-unit-tests)
 	$(run-lisp-tests)
+	$(run-check-tools)
 	$(run-check-install)
 
 check-sizeclasses: $(MKSC)
 	$(run-check-sizeclasses)
+
+check-tools: $(GCTS) $(LISP_BIN)
+	$(run-check-tools)
 
 check-exports: $(SHARED_LIB)
 	$(run-check-exports)
@@ -475,10 +490,11 @@ clean:
 help:
 	@echo "targets:"
 	@echo "  all (default)      build/libgcheap.a, libgcheap.so, gcheap.pc, bin/mini-lisp"
-	@echo "  test               check-sizeclasses, check-exports, unit tests, mini-lisp suite, check-install"
+	@echo "  test               check-sizeclasses, check-exports, unit tests, mini-lisp suite, check-tools, check-install"
 	@echo "  check-unit         the Criterion test binaries only (TESTS=\"test_x ...\" to choose)"
 	@echo "  check-lisp         the mini-lisp conformance tests and example programs"
 	@echo "  check-sizeclasses  src/sizeclasses.h matches tools/mksizeclasses.c"
+	@echo "  check-tools        tools/gctrace-summary on a hand-checked sample and a real trace"
 	@echo "  check-exports      the shared library exports only gc_*"
 	@echo "  check-install      install into a temporary prefix and build a program against it"
 	@echo "  check check-asan check-ubsan check-tsan   the suite in BUILD=check/asan/ubsan/tsan"

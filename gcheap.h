@@ -92,7 +92,8 @@
  *                   S: "X ms" spent sweeping inside gc_collect, or "lazy"
  *                   for gc_sweep; A: heap_alloc when marking began;
  *                   B: bytes marked live; G: next_gc after the cycle;
- *                   K: threads with a cache.
+ *                   K: threads with a cache. build/tools/gctrace-summary
+ *                   (tools/gctrace-summary.c) sums these lines up.
  *       poison=1    fill every swept slot with the byte 0xDB, so a host that
  *                   keeps using an object it did not mark reads garbage at
  *                   once instead of stale but plausible data.
