@@ -359,9 +359,9 @@ GCHEAP_API size_t gc_set_limit(size_t bytes);
  * system's setting decides; GCHEAP_HUGEPAGES=1 or on (0 or off) in the
  * environment gives it from the start. Malformed values are reported on
  * stderr and ignored.
- * Why: marking and sweeping walk the whole heap, and with 4 KiB pages much
- * of their time goes to TLB misses; huge pages made binary-trees and the
- * allocation benchmark about 10% faster (README, Performance).
+ * Why: marking and sweeping walk the whole heap, a few bytes on each of
+ * many 4 KiB pages, which strains the TLB; huge pages made binary-trees and
+ * the allocation benchmark about 10% faster (README, Performance).
  * The costs, why it is off by default: resident memory grows in 2 MiB
  * steps; a page fault may first compact memory (the kernel's defrag
  * setting); pages the scavenger returns split their huge page, and the
