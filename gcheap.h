@@ -366,10 +366,12 @@ GCHEAP_API size_t gc_set_limit(size_t bytes);
  * steps; a page fault may first compact memory (the kernel's defrag
  * setting); pages the scavenger returns split their huge page, and the
  * kernel's khugepaged may later fill it in again, so the heap can stay
- * resident above what the scavenger left. It matters only when
- * /sys/kernel/mm/transparent_hugepage/enabled is "madvise" (true turns
- * huge pages on) or "always" (false turns them off); with "never", or
- * where the advice does not exist, nothing changes. Returns true if the
+ * resident above what the scavenger left. What it changes depends on
+ * /sys/kernel/mm/transparent_hugepage/enabled: under "madvise" true turns
+ * huge pages on; under "always" the heap has them anyway, true only makes
+ * its faults compact memory when the defrag setting is "madvise" (the
+ * default), and false keeps huge pages out; under "never", or where the
+ * advice does not exist, nothing changes. Returns true if the
  * previous advice was for huge pages. Best effort: never fails.
  * Threads: any. */
 GCHEAP_API bool gc_set_hugepages(bool on);

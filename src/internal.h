@@ -535,7 +535,9 @@ struct mheap {
     AO_t limit;                         // atomic: heap_sys cap (gc_set_limit)
     // Huge-page advice for every arena (gc_set_hugepages): 0 none given,
     // 1 MADV_HUGEPAGE, -1 MADV_NOHUGEPAGE. Protected by lock; a new
-    // reservation gets the advice before it is published.
+    // reservation gets the advice before any of its pages is committed,
+    // and a range decommitted after a failed growth gets it again (the
+    // decommit maps it afresh).
     int hugepages;
 };
 extern struct mheap gch_mheap;

@@ -207,7 +207,11 @@ static bool mheap_grow(size_t npages)
     if (!gch_os_commit((void *)base, ask))
         return false;
     if (!gch_pagealloc_grow(&h->pages, base, ask)) {
+        // Decommitting maps the range afresh, which drops its huge-page
+        // advice: give it again, for the next try to commit.
         gch_os_decommit((void *)base, ask);
+        if (h->hugepages != 0)
+            (void)gch_os_hugepages((void *)base, ask, h->hugepages > 0);
         errno = ENOMEM;
         return false;
     }

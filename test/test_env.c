@@ -292,53 +292,13 @@ Test(env, verify_passes_on_a_healthy_heap)
 // ------------------------------------ GCHEAP_HUGEPAGES, gc_set_hugepages
 //
 // The advice is seen where the kernel records it: the VmFlags of the
-// mapping in /proc/self/smaps ("hg" for MADV_HUGEPAGE, "nh" for
-// MADV_NOHUGEPAGE). Skipped where that file or the kernel's transparent
-// huge pages are missing.
-
-static bool thp_available(void)
-{
-    return access("/proc/self/smaps", R_OK) == 0 &&
-           access("/sys/kernel/mm/transparent_hugepage/enabled", R_OK) == 0;
-}
-
-// The VmFlags of the mapping holding p, in out (empty if not found).
-static void vm_flags_of(const void *p, char *out, size_t len)
-{
-    out[0] = '\0';
-    FILE *f = fopen("/proc/self/smaps", "r");
-    cr_assert_not_null(f, "open /proc/self/smaps: %s", strerror(errno));
-    char line[512];
-    bool inside = false;
-    while (fgets(line, sizeof line, f) != NULL) {
-        unsigned long lo, hi;
-        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
-            inside = (uintptr_t)p >= lo && (uintptr_t)p < hi;
-        } else if (inside && strncmp(line, "VmFlags:", 8) == 0) {
-            size_t n = strlen(line + 8);
-            n = n < len ? n : len - 1;
-            memcpy(out, line + 8, n);
-            out[n] = '\0';
-            break;
-        }
-    }
-    fclose(f);
-}
-
-static bool has_flag(const char *flags, const char *flag)
-{
-    size_t n = strlen(flag);
-    for (const char *q = flags; (q = strstr(q, flag)) != NULL; q += n) {
-        if ((q == flags || q[-1] == ' ') && (q[n] == ' ' || q[n] == '\n' || q[n] == '\0'))
-            return true;
-    }
-    return false;
-}
+// mapping in /proc/self/smaps (vm_flags_of in util.h). Skipped where the
+// kernel cannot show it (thp_advice_visible).
 
 Test(env, hugepages_advice_reaches_present_and_future_arenas)
 {
-    if (!thp_available())
-        cr_skip_test("no /proc/self/smaps or transparent huge pages");
+    if (!thp_advice_visible())
+        cr_skip_test("huge-page advice is refused or not shown in /proc/self/smaps");
     unsetenv("GCHEAP_HUGEPAGES");
     char flags[256];
     void *small = gc_alloc(64, true);
@@ -389,8 +349,8 @@ static void hugepages_child(void)
 
 Test(env, hugepages_values_are_parsed_and_malformed_ones_reported)
 {
-    if (!thp_available())
-        cr_skip_test("no /proc/self/smaps or transparent huge pages");
+    if (!thp_advice_visible())
+        cr_skip_test("huge-page advice is refused or not shown in /proc/self/smaps");
     static const struct {
         const char *value;
         int advice;

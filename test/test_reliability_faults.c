@@ -356,6 +356,44 @@ Test(reliability, sweep_without_memory_for_a_bitmap_loses_no_object)
     CHECK_HEAP("three cycles after the fallback");
 }
 
+// ------------------------------------------------------ huge-page advice
+
+// The first allocation with huge-page advice on, with fallible OS call
+// hp_nth failing: the object it (or its retry) gets must lie in a mapping
+// that still carries the advice. A failed heap growth decommits its range
+// by mapping it afresh, which drops the advice unless it is given again.
+static unsigned long hp_nth;
+
+static void hugepages_fault_child(void)
+{
+    gc_set_hugepages(true); // the first call: no arena yet
+    gch_os_fail_nth(hp_nth);
+    void *p = gc_alloc(64, true);
+    gch_os_fail_nth(0);
+    if (p == NULL)
+        p = gc_alloc(64, true);
+    if (p == NULL)
+        _exit(5);
+    char flags[256];
+    vm_flags_of(p, flags, sizeof flags);
+    if (!has_flag(flags, "hg")) {
+        fprintf(stderr, "fault point %lu: VmFlags %s", hp_nth, flags);
+        _exit(3);
+    }
+}
+
+Test(reliability, huge_page_advice_survives_every_failure_of_the_first_growth)
+{
+    if (!thp_advice_visible())
+        cr_skip_test("huge-page advice is refused or not shown in /proc/self/smaps");
+    for (hp_nth = 1; hp_nth <= 40; hp_nth++) {
+        struct child_result r;
+        run_child(hugepages_fault_child, &r);
+        CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0,
+              "fault point %lu: status %#x, stderr \"%s\"", hp_nth, r.status, r.err);
+    }
+}
+
 // ---------------------------------------------------------------- misuse
 //
 // test_collect.c covers small scan allocation and gc_sweep/gc_collect from

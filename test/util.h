@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -347,6 +348,71 @@ static inline void run_child(void (*fn)(void), struct child_result *r)
     close(fds[0]);
     while (waitpid(pid, &r->status, 0) < 0 && errno == EINTR)
         ;
+}
+
+// ------------------------------------------------- huge-page advice (smaps)
+
+// The VmFlags of the mapping holding p, from /proc/self/smaps, in out
+// (empty if not found): "hg" marks MADV_HUGEPAGE, "nh" MADV_NOHUGEPAGE.
+static inline void vm_flags_of(const void *p, char *out, size_t len)
+{
+    out[0] = '\0';
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (f == NULL)
+        return;
+    char *line = NULL;
+    size_t cap = 0;
+    bool inside = false;
+    while (getline(&line, &cap, f) != -1) {
+        unsigned long lo, hi;
+        const char *dash = strchr(line, '-'), *space = strchr(line, ' ');
+        if (dash != NULL && space != NULL && dash < space &&
+            sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {
+            inside = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+        } else if (inside && strncmp(line, "VmFlags:", 8) == 0) {
+            size_t n = strlen(line + 8);
+            n = n < len ? n : len - 1;
+            memcpy(out, line + 8, n);
+            out[n] = '\0';
+            break;
+        }
+    }
+    free(line);
+    fclose(f);
+}
+
+// Is flag one of the words of flags?
+static inline bool has_flag(const char *flags, const char *flag)
+{
+    size_t n = strlen(flag);
+    for (const char *q = flags; (q = strstr(q, flag)) != NULL; q += n) {
+        if ((q == flags || q[-1] == ' ') && (q[n] == ' ' || q[n] == '\n' || q[n] == '\0'))
+            return true;
+    }
+    return false;
+}
+
+// Can a test see huge-page advice? Advises a fresh mapping of its own and
+// looks for "hg": false where madvise refuses it (no THP in the kernel, some
+// sandboxes) or smaps shows no VmFlags.
+static inline bool thp_advice_visible(void)
+{
+#ifdef MADV_HUGEPAGE
+    size_t len = (size_t)4 << 20;
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return false;
+    char flags[256];
+    bool ok = madvise(p, len, MADV_HUGEPAGE) == 0;
+    if (ok) {
+        vm_flags_of(p, flags, sizeof flags);
+        ok = has_flag(flags, "hg");
+    }
+    munmap(p, len);
+    return ok;
+#else
+    return false;
+#endif
 }
 
 // Fault injection at every fallible OS call of a workload. child runs the
