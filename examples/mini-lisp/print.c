@@ -7,9 +7,11 @@
 // Printing never allocates in the heap, so no collection can happen
 // meanwhile and the pointers on that stack need no rooting.
 //
-// Cycles. Only setcar mutates a cell, and a new cell's cdr is an older
-// object, so every cdr chain is finite and a list has finitely many
-// elements. An output without end therefore needs a path without end (the
+// Cycles. Every cdr chain is finite, so a list has finitely many elements:
+// cons takes an existing object as the cdr, the reader builds its lists
+// fresh, front to back, and the only store a program can make into a cell
+// it can reach is setcar's (define and setq write the cdrs of binding
+// pairs, which are never values). An output without end therefore needs a path without end (the
 // path that is never popped again: P[1], P[2], ...), and since the heap is
 // finite, a cell then appears on it twice. Conversely a cell on the path
 // twice means output without end: printing is deterministic and the
@@ -21,9 +23,10 @@
 // power of two below d. Once m is past both the cycle's start and its
 // length, the cell at depth m + length is its equal. So the printer reports
 // "print: cyclic structure" exactly for the structures whose printing would
-// not end, at a depth at most about twice the cycle's start plus length,
-// for one compare per cell; no false report, as two equal cells on one path
-// are a cycle. The output made until then stays printed, as for any error
+// not end, by depth m + length with m the least power of two at or above
+// both (under 2 max(start, length) + length: at most about three times the
+// cycle's depth), for one compare per cell; no false report, as two equal
+// cells on one path are a cycle. The output made until then stays printed, as for any error
 // (DIALECT.md).
 #include <stdint.h>
 #include <stdio.h>
