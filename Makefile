@@ -489,7 +489,7 @@ clean:
 
 help:
 	@echo "targets:"
-	@echo "  all (default)      build/libgcheap.a, libgcheap.so, gcheap.pc, bin/mini-lisp"
+	@echo "  all (default)      build/libgcheap.a, libgcheap.so, gcheap.pc, bin/mini-lisp, tools/gctrace-summary"
 	@echo "  test               check-sizeclasses, check-exports, unit tests, mini-lisp suite, check-tools, check-install"
 	@echo "  check-unit         the Criterion test binaries only (TESTS=\"test_x ...\" to choose)"
 	@echo "  check-lisp         the mini-lisp conformance tests and example programs"

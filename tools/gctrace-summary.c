@@ -18,8 +18,9 @@
 //   mark ms, sweep ms            total, median, 90th percentile, max
 //   heap at mark start, live after, goal (MB)     min, median, max
 //   threads      the most seen
-//   share        mark + full-sweep time over the last @T (the time from the
-//                heap's start to the end of the last collection)
+//   share        mark + full-sweep time over the run time the trace covers:
+//                each input's last @T (the time from the heap's start to the
+//                end of its last collection), summed over the inputs
 //
 // Exit status: 0 if at least one collection was read and no line was
 // malformed; 1 if none was read or some line was malformed (the summary of
@@ -43,6 +44,7 @@ struct summary {
     size_t count, minor, lazy, malformed;
     unsigned max_threads;
     double first_t, last_t;
+    double span; // each input's last @T, summed over the inputs read
     char first_bad[160];
 };
 
@@ -115,11 +117,14 @@ static bool parse_line(const char *line, struct summary *sum)
     return true;
 }
 
+// Reads one input; exits with status 2 on a read error.
 static void read_stream(FILE *f, const char *name, struct summary *sum)
 {
     char *line = NULL;
     size_t cap = 0;
     unsigned long lineno = 0;
+    size_t before = sum->count;
+    errno = 0;
     while (getline(&line, &cap, f) != -1) {
         lineno++;
         if (strncmp(line, "gc ", 3) != 0 || line[3] < '0' || line[3] > '9')
@@ -130,6 +135,13 @@ static void read_stream(FILE *f, const char *name, struct summary *sum)
         }
     }
     free(line);
+    if (ferror(f)) {
+        fprintf(stderr, "gctrace-summary: %s: %s\n", name,
+                errno != 0 ? strerror(errno) : "read error");
+        exit(2);
+    }
+    if (sum->count > before) // this input's run: until its last collection
+        sum->span += sum->last_t;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -215,8 +227,8 @@ int main(int argc, char **argv)
     print_sizes("live MB after", &sum.live);
     print_sizes("goal MB", &sum.goal);
     printf("%-22s at most %u\n", "threads", sum.max_threads);
-    if (sum.last_t > 0)
+    if (sum.span > 0)
         printf("%-22s mark + sweep %.1f ms of the %.3f s to the last collection (%.1f%%)\n",
-               "share", busy, sum.last_t, busy / (sum.last_t * 1e3) * 100);
+               "share", busy, sum.span, busy / (sum.span * 1e3) * 100);
     return sum.malformed != 0 ? 1 : 0;
 }
