@@ -323,6 +323,10 @@ define run-lisp-tests
 	elif [ -n "$(LISP_BIN)" ]; then \
 	    echo "mini-lisp programs: skipped (no $(LISP_DIR)/run-programs.sh yet)"; \
 	fi
+	@if [ -n "$(LISP_BIN)" ] && [ -f $(LISP_DIR)/run-session-test.sh ]; then \
+	    echo "== mini-lisp interactive session"; \
+	    bash $(LISP_DIR)/run-session-test.sh $(LISP_BIN) || exit 1; \
+	fi
 endef
 
 # The gctrace summariser on a hand-checked sample and on a real trace.

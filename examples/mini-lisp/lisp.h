@@ -248,6 +248,10 @@ void builtins_init(void);
 
 // print.c
 void print_obj(Obj *o);
+// True while print_obj has begun a line of output it has not finished (it
+// stays true if the printer stops with an error): lisp_error then ends the
+// line in a session, so the error does not share it.
+extern bool print_midline;
 
 // main.c
 noreturn void lisp_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -34,7 +34,11 @@ static jmp_buf session_jmp;
 noreturn void lisp_error(const char *fmt, ...)
 {
     va_list ap;
-    // What the program printed before the error stays, and comes first.
+    // What the program printed before the error stays, and comes first; in
+    // a session, on a line of its own.
+    if (in_session && print_midline)
+        putchar('\n');
+    print_midline = false;
     fflush(stdout);
     fputs("error: ", stderr);
     va_start(ap, fmt);

@@ -110,9 +110,12 @@ static void print_atom(Obj *o)
     abort();
 }
 
+bool print_midline;
+
 void print_obj(Obj *o)
 {
     size_t base = npath;
+    print_midline = true;
     for (;;) {
         // Go down the cars, opening a list at each cell.
         while (o->type == TCELL) {
@@ -124,8 +127,10 @@ void print_obj(Obj *o)
         // Then continue the innermost list that has elements left, closing
         // the finished ones.
         for (;;) {
-            if (npath == base)
+            if (npath == base) {
+                print_midline = false;
                 return;
+            }
             Obj *rest = path[--npath]->cdr;
             if (rest->type == TCELL) {
                 putchar_unlocked(' ');
