@@ -364,15 +364,6 @@ Test(env, hugepages_values_are_parsed_and_malformed_ones_reported)
         hp_expected = cases[i].advice;
         struct child_result r;
         run_child(hugepages_child, &r);
-        CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0,
-              "GCHEAP_HUGEPAGES='%s': expected advice %d; child status %#x, stderr \"%s\"",
-              cases[i].value, cases[i].advice, r.status, r.err);
-        char want[128] = "";
-        if (cases[i].malformed)
-            snprintf(want, sizeof want, "gcheap: ignoring malformed GCHEAP_HUGEPAGES '%s'\n",
-                     cases[i].value);
-        CHECK(strcmp(r.err, want) == 0,
-              "GCHEAP_HUGEPAGES='%s': stderr expected \"%s\", actual \"%s\"", cases[i].value, want,
-              r.err);
+        check_env_child("GCHEAP_HUGEPAGES", cases[i].value, cases[i].malformed, &r);
     }
 }

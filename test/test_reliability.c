@@ -464,17 +464,7 @@ Test(reliability, memlimit_values_are_parsed_and_malformed_ones_reported)
         env_expected = cases[i].limit;
         struct child_result r;
         run_child(memlimit_child, &r);
-        CHECK(
-            WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0,
-            "GCHEAP_MEMLIMIT='%s': expected limit %zu; child ended with status %#x, stderr \"%s\"",
-            cases[i].value, cases[i].limit, r.status, r.err);
-        char want[256] = "";
-        if (cases[i].malformed)
-            snprintf(want, sizeof want, "gcheap: ignoring malformed GCHEAP_MEMLIMIT '%s'\n",
-                     cases[i].value);
-        CHECK(strcmp(r.err, want) == 0,
-              "GCHEAP_MEMLIMIT='%s': stderr expected \"%s\", actual \"%s\"", cases[i].value, want,
-              r.err);
+        check_env_child("GCHEAP_MEMLIMIT", cases[i].value, cases[i].malformed, &r);
     }
 }
 

@@ -415,6 +415,22 @@ static inline bool thp_advice_visible(void)
 #endif
 }
 
+// A child (run_child) that set var=value before its first call into the
+// library and checked what it read: it must exit 0, and its stderr be
+// gcheap's one "ignoring malformed" line if the value is malformed, else
+// empty. (The child explains a wrong reading on stderr and exits non-zero.)
+static inline void check_env_child(const char *var, const char *value, bool malformed,
+                                   const struct child_result *r)
+{
+    CHECK(WIFEXITED(r->status) && WEXITSTATUS(r->status) == 0,
+          "%s='%s': child ended with status %#x, stderr \"%s\"", var, value, r->status, r->err);
+    char want[256] = "";
+    if (malformed)
+        snprintf(want, sizeof want, "gcheap: ignoring malformed %s '%s'\n", var, value);
+    CHECK(strcmp(r->err, want) == 0, "%s='%s': stderr expected \"%s\", actual \"%s\"", var, value,
+          want, r->err);
+}
+
 // Fault injection at every fallible OS call of a workload. child runs the
 // workload in a forked child (run_child) and reads *counting and *nth:
 // with *counting set it injects nothing and prints "calls N" (the fallible
