@@ -22,8 +22,10 @@
 // Huge pages (gc_set_hugepages): the advice is a property of the mapping,
 // so it is given to whole arenas, committed or not: to every arena
 // reserved so far when the host asks, and to each new reservation before
-// its pages are published. Nothing else depends on it; the scavenger's
-// releases work on 8 KiB pages either way (splitting a huge page).
+// any of its pages is committed (and again to a range a failed growth
+// decommits, which maps it afresh). Nothing else depends on it; the
+// scavenger's releases work on 8 KiB pages either way (splitting a huge
+// page).
 //
 // Zeroing: memory the OS gave us is zero. Each arena tracks zeroed_base, the
 // offset below which pages have been used at least once; a span entirely
