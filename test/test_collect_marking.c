@@ -154,7 +154,8 @@ Test(collect, threads_marking_one_graph_mark_each_object_once)
 // sweep with a window test for the others, and, inside gc_collect, plain
 // stores instead of a CAS. The hook below passes that path the values a
 // host may pass (NULL, non-heap addresses, free slots inside and outside
-// the allocating window, interior pointers), and reaches survivors and
+// the allocating window, interior pointers, into a large object too), and
+// reaches survivors and
 // fresh objects twice each; every cycle, through gc_collect and through
 // gc_mark + gc_sweep, must answer as outside a drain and trace each object
 // once. The holder's pointers outnumber the mark stack's first capacity,
@@ -162,7 +163,7 @@ Test(collect, threads_marking_one_graph_mark_each_object_once)
 
 // DFREE80 80-byte objects fill one span of 102 slots but for two, so that
 // their span stays in use while d80[0] lives.
-enum { DKEPT = 64, DFRESH = 3000, DFREE80 = 100, DPROBES = 10 };
+enum { DKEPT = 64, DFRESH = 3000, DFREE80 = 100, DPROBES = 12, DLARGE = 40 << 10 };
 
 struct dnode {
     struct dnode *next;
@@ -178,6 +179,8 @@ static uintptr_t dprobe[DPROBES];
 static bool dprobe_got[DPROBES];
 static unsigned *dtraced; // per dnode id
 static size_t dholder_traced, dbad_size;
+static unsigned char *dlarge; // a large scan object, reached only by the probes
+static size_t dlarge_traced;
 
 static void drain_roots(void *ctx)
 {
@@ -199,6 +202,10 @@ static void drain_trace(void *obj, size_t size, void *ctx)
             dprobe_got[i] = gc_mark((const void *)dprobe[i]);
         for (int i = 0; i < DKEPT + DFRESH; i++)
             gc_mark(dholder[i]);
+        return;
+    }
+    if (obj == (void *)dlarge) {
+        dlarge_traced++;
         return;
     }
     struct dnode *d = obj;
@@ -247,22 +254,27 @@ static void drain_prepare(int cycle)
         (uintptr_t)kept + 16,        // again: already marked
         (uintptr_t)fresh + 40,       // interior of a fresh object: newly marked
         (uintptr_t)fresh,            // again
+        (uintptr_t)dlarge + 1000,    // interior of a large object: newly marked
+        (uintptr_t)dlarge,           // its start: already marked
     };
     memcpy(dprobe, probes, sizeof probes);
     memset(dprobe_got, 0, sizeof dprobe_got);
     memset(dtraced, 0, (DKEPT + DFRESH) * sizeof *dtraced);
     dholder_traced = 0;
+    dlarge_traced = 0;
     dbad_size = 0;
 }
 
 static void drain_check(const char *how, int cycle)
 {
-    static const bool want[DPROBES] = {false, false, false, false, false,
-                                       false, true,  false, true,  false};
+    static const bool want[DPROBES] = {false, false, false, false, false, false,
+                                       true,  false, true,  false, true,  false};
     for (int i = 0; i < DPROBES; i++)
         CHECK_EQ(dprobe_got[i], want[i], "%s (cycle %d): gc_mark(probe %d = %p) in the trace hook",
                  how, cycle, i, (void *)dprobe[i]);
     CHECK_EQ(dholder_traced, 1, "%s (cycle %d): times the holder was traced", how, cycle);
+    CHECK_EQ(dlarge_traced, 1, "%s (cycle %d): times the large object was traced from its start",
+             how, cycle);
     CHECK_EQ(dbad_size, 0, "%s (cycle %d): trace calls whose size differs from gc_size", how,
              cycle);
     for (int i = 0; i < DKEPT + DFRESH; i++)
@@ -281,6 +293,8 @@ Test(collect, gc_mark_inside_a_drain_answers_as_outside_one)
     cr_assert_not_null(dholder);
     for (int i = 0; i < DFREE80; i++)
         cr_assert_not_null(d80[i] = gc_alloc(80, false));
+    dlarge = gc_alloc(DLARGE, true);
+    cr_assert_not_null(dlarge);
     struct dnode *prev = NULL;
     for (int i = 0; i < DKEPT; i++) {
         struct dnode *d = gc_alloc(sizeof *d, true);
@@ -291,7 +305,8 @@ Test(collect, gc_mark_inside_a_drain_answers_as_outside_one)
     }
     gc_set_roots(drain_roots, NULL);
     gc_set_trace(drain_trace, NULL);
-    gc_collect(); // frees d80[1..]; the kept dnodes survive with alloc bits set
+    dprobe[0] = (uintptr_t)dlarge; // until drain_prepare sets the probes
+    gc_collect(); // frees d80[1..]; the kept dnodes and dlarge survive with alloc bits set
 
     for (int cycle = 0; cycle < 4; cycle++) {
         drain_prepare(cycle);
