@@ -1,7 +1,7 @@
 // alloc_throughput.c: allocation throughput of one backend (backend.h) from
 // T threads.
 //
-//   alloc_throughput T N K
+//   alloc_throughput T N K [P]
 //
 // Each of T threads makes N allocations from a fixed size mix and keeps the
 // last K alive in a ring; the object that leaves the ring is checked, then
@@ -43,14 +43,27 @@
 // one thread marking, it marks with gc_mark_roots, not gc_collect).
 // AT_GCHEAP_AUTO=1 (T = 1 only) instead leaves the roots hook installed and
 // lets gc_alloc collect by itself, to show what the safepoints cost.
+//
+// P processes (default 1): the program forks into P copies before any
+// allocation, each with its own heap, and each runs the whole test (T
+// threads, the same sequences); the first process waits for the others
+// and fails if any failed. This is the machine's own bound on scaling:
+// P = 2, T = 1 does the work of T = 2 with nothing shared between the two
+// heaps, so what T = 2 loses beyond it is the allocator's sharing, not the
+// cores, caches or memory. Each process prints its RESULT line, the first
+// process last: the runner's collection figures are that process's, while
+// its CPU time covers all of them.
 #include "backend.h"
 
 #include <pthread.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 enum {
     MAX_THREADS = 64,
+    MAX_PROCESSES = 16,
     SIZE_LARGE = 64 << 10,
 };
 
@@ -341,16 +354,36 @@ static void *worker_main(void *arg)
 
 int main(int argc, char **argv)
 {
-    if (argc != 4) {
-        fprintf(stderr, "usage: alloc_throughput THREADS N K\n");
+    if (argc != 4 && argc != 5) {
+        fprintf(stderr, "usage: alloc_throughput THREADS N K [PROCESSES]\n");
         return 2;
     }
     nworkers = atoi(argv[1]);
     uint64_t n = strtoull(argv[2], NULL, 10);
     ring_k = strtoull(argv[3], NULL, 10);
-    if (nworkers < 1 || nworkers > MAX_THREADS || ring_k < 1) {
-        fprintf(stderr, "alloc_throughput: need 1 <= THREADS <= %d and K >= 1\n", MAX_THREADS);
+    int nprocs = argc == 5 ? atoi(argv[4]) : 1;
+    if (nworkers < 1 || nworkers > MAX_THREADS || ring_k < 1 || nprocs < 1 ||
+        nprocs > MAX_PROCESSES) {
+        fprintf(stderr,
+                "alloc_throughput: need 1 <= THREADS <= %d, K >= 1 and 1 <= PROCESSES <= %d\n",
+                MAX_THREADS, MAX_PROCESSES);
         return 2;
+    }
+    // Fork before the allocator runs: each copy gets a heap of its own.
+    pid_t kids[MAX_PROCESSES];
+    int nkids = 0;
+    fflush(stdout);
+    for (int i = 1; i < nprocs; i++) {
+        pid_t pid = fork();
+        if (pid < 0) {
+            perror("alloc_throughput: fork");
+            return 1;
+        }
+        if (pid == 0) {
+            nkids = 0; // a copy waits for nobody
+            break;
+        }
+        kids[nkids++] = pid;
     }
     bk_init();
 #if BACKEND_GCHEAP
@@ -401,6 +434,16 @@ int main(int argc, char **argv)
     for (int t = 0; t < nworkers; t++) {
         pthread_join(workers[t].thread, NULL);
         checksum += workers[t].checksum;
+    }
+    int failed = 0;
+    for (int i = 0; i < nkids; i++) {
+        int st;
+        if (waitpid(kids[i], &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            failed++;
+    }
+    if (failed != 0) {
+        fprintf(stderr, "alloc_throughput: %d of %d processes failed\n", failed, nprocs);
+        return 1;
     }
     printf("%d threads x %llu allocations, ring %llu: all tags intact\n", nworkers,
            (unsigned long long)n, (unsigned long long)ring_k);

@@ -8,6 +8,8 @@
 #   binary-trees       binary_trees.c / binary_trees.go, depth DEPTH
 #   alloc T=1, T=2     alloc_throughput.c: T threads x ALLOC_N allocations, ring ALLOC_K
 #   alloc T=1, ring    the same at T=1 with rings of ALLOC_K/4 and 4*ALLOC_K (gcheap, mimalloc)
+#   alloc 2 processes  the T=1 test in two processes at once, each with its own heap
+#                      (gcheap, mimalloc): the machine's bound on T=2 / T=1 scaling
 #   micro              micro.c: gc_alloc fast path (callgrind), gc_sweep return time,
 #                      full-sweep throughput, marking throughput
 # Backends: gcheap (trace + roots hooks, GOGC=100), gcheap-gen (the same
@@ -173,6 +175,15 @@ for k in "${RING_KS[@]}"; do
     done
 done
 
+# The work of T=2 in two processes of T=1 (alloc_throughput's PROCESSES
+# argument): nothing shared between the heaps, so its throughput over
+# T=1's is what two cores, their caches and the memory allow; what T=2
+# loses beyond that is the allocator's own sharing.
+AP2="alloc 2 processes × T=1"
+for b in gcheap mimalloc; do
+    if has $b; then add "ap2.$b" "$AP2" $b "$(exe $b at) 1 $ALLOC_N $ALLOC_K 2"; fi
+done
+
 # ---------------------------------------------------------------- runs
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gcheap-bench.XXXXXX")
@@ -336,10 +347,10 @@ REPORT=$RESULTS/results.md
         sums=$(col "$id" 6 | sort -u | tr '\n' ' ' | sed 's/ $//')
         fails=$({ awk '$7 != 0' "$WORK/$id.runs" 2>/dev/null || true; } | wc -l)
         thr=-
-        if [[ $id == at* || $id == ring* ]]; then
+        if [[ $id == at* || $id == ring* || $id == ap2* ]]; then
             w=$(med "$id" 2)
             t=1
-            if [[ $id == at* ]]; then t=${id:2:1}; fi
+            if [[ $id == at* || $id == ap2* ]]; then t=${id:2:1}; fi
             thr=$(awk -v w="$w" -v t="$t" -v n="$ALLOC_N" 'BEGIN { if (w == "-") print "-"; else printf("%.1f", t * n / w / 1e6) }')
         fi
         name=${BACK[$id]}
@@ -351,7 +362,7 @@ REPORT=$RESULTS/results.md
         echo "| ${BENCH[$id]} | $name | $cpu | $wall | $rss | $gcs | $gct | $thr | ${sums:--} |"
     done
     echo
-    for bench in "$BT" "alloc T=1" "alloc T=2" "alloc T=1, ring ${RING_KS[0]}" "alloc T=1, ring ${RING_KS[1]}"; do
+    for bench in "$BT" "alloc T=1" "alloc T=2" "alloc T=1, ring ${RING_KS[0]}" "alloc T=1, ring ${RING_KS[1]}" "$AP2"; do
         n=$(for id in "${CFGS[@]}"; do if [ "${BENCH[$id]}" = "$bench" ]; then col "$id" 6; fi; done | sort -u | wc -l)
         if [ "$n" -gt 1 ]; then
             echo "**CHECKSUM MISMATCH in $bench**: the backends disagree (see the table)."
@@ -439,6 +450,12 @@ REPORT=$RESULTS/results.md
         else
             echo "| (for comparison: mimalloc T=2 / T=1, wall; from CPU) | $sw_; $sc_ | | |"
         fi
+    done
+    # The machine's bound: two processes of T=1 at once over one (wall).
+    for b in gcheap mimalloc; do
+        [ -n "${BACK[ap2.$b]:-}" ] && [ -n "${BACK[at1.$b]:-}" ] || continue
+        sp_=$(awk -v a="$(med at1.$b 2)" -v b="$(med ap2.$b 2)" 'BEGIN { if (a == "-" || b == "-") print "-"; else printf("%.2f", 2 * a / b) }')
+        echo "| (the machine's bound: 2 processes × T=1 / T=1, $b, wall) | $sp_ | | |"
     done
     echo
     if [ -s "$PROFILE" ]; then
