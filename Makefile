@@ -334,6 +334,12 @@ define run-check-tools
 	@bash tools/check-gctrace-summary.sh $(GCTS) $(LISP_BIN)
 endef
 
+# The benchmark programs build warning-free and run at small sizes
+# (bench/check.sh): `make bench` is too long for every change.
+define run-check-bench
+	@bash bench/check.sh $(CC) $(STATIC_LIB) $(SAN)
+endef
+
 # install-cmds DESTDIR,PREFIX,LIBDIR,INCLUDEDIR,PKGCONFIGDIR: one shell command
 # list (so check-install can run it with shell variables as arguments).
 install-cmds = install -d "$(1)$(4)" "$(1)$(3)" "$(1)$(5)" && \
@@ -370,9 +376,10 @@ define run-check-install
 	echo "check-install: installed tree works through pkg-config, shared and static"
 endef
 
-.PHONY: test check-sizeclasses check-exports check-unit check-lisp check-install check-tools
+.PHONY: test check-sizeclasses check-exports check-unit check-lisp check-install check-tools \
+        check-bench
 # The order: the generated table, the export list, the unit tests, the Lisp
-# suite, the tools, the installed tree.
+# suite, the tools, the benchmark programs, the installed tree.
 test: all $(TEST_BINS) $(MKSC) | deps-test
 	$(run-check-sizeclasses)
 	$(run-check-header)
@@ -380,6 +387,7 @@ test: all $(TEST_BINS) $(MKSC) | deps-test
 	$(run-unit-tests)
 	$(run-lisp-tests)
 	$(run-check-tools)
+	$(run-check-bench)
 	$(run-check-install)
 
 check-sizeclasses: $(MKSC)
@@ -387,6 +395,9 @@ check-sizeclasses: $(MKSC)
 
 check-tools: $(GCTS) $(LISP_BIN)
 	$(run-check-tools)
+
+check-bench: $(STATIC_LIB)
+	$(run-check-bench)
 
 check-exports: $(SHARED_LIB)
 	$(run-check-exports)
@@ -494,11 +505,12 @@ clean:
 help:
 	@echo "targets:"
 	@echo "  all (default)      build/libgcheap.a, libgcheap.so, gcheap.pc, bin/mini-lisp, tools/gctrace-summary"
-	@echo "  test               check-sizeclasses, check-exports, unit tests, mini-lisp suite, check-tools, check-install"
+	@echo "  test               check-sizeclasses, check-exports, unit tests, mini-lisp suite, check-tools, check-bench, check-install"
 	@echo "  check-unit         the Criterion test binaries only (TESTS=\"test_x ...\" to choose)"
 	@echo "  check-lisp         the mini-lisp conformance tests and example programs"
 	@echo "  check-sizeclasses  src/sizeclasses.h matches tools/mksizeclasses.c"
 	@echo "  check-tools        tools/gctrace-summary on a hand-checked sample and a real trace"
+	@echo "  check-bench        the benchmark programs build warning-free and agree at small sizes"
 	@echo "  check-exports      the shared library exports only gc_*"
 	@echo "  check-install      install into a temporary prefix and build a program against it"
 	@echo "  check check-asan check-ubsan check-tsan   the suite in BUILD=check/asan/ubsan/tsan"
