@@ -158,7 +158,9 @@ PC_FILE := $(B)/gcheap.pc
 # src/sizeclasses.h is generated, so it is the generator's output that counts.
 FORMAT_FILES := $(filter-out src/sizeclasses.h, \
                   $(wildcard src/*.c src/*.h gcheap.h tools/*.c test/*.c test/*.h \
-                             test/outside/*.c examples/mini-lisp/*.c examples/mini-lisp/*.h))
+                             test/outside/*.c test/tsan-shim/*.c test/tsan-shim/criterion/*.h \
+                             test/valgrind/*.c examples/mini-lisp/*.c examples/mini-lisp/*.h \
+                             bench/*.c bench/*.h fuzz/*.c fuzz/*.h))
 
 # ---------------------------------------------------------------- dependency check
 
