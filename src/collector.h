@@ -27,8 +27,9 @@ bool gch_sweep_try_acquire(struct mspan *s, uint32_t sg);
 // Sweeps one unswept span of any class; false when none is left.
 bool gch_sweep_one(void);
 // Sweeps everything left (before a mark phase, or at the end of gc_collect),
-// with every other thread stopped: partly free spans go back to the caches
-// that filled them ([C4]).
+// with every other thread stopped (gch_gc.lock held): the mcentrals'
+// unswept sets and the caches' unswept lists ([C6]); partly free spans go
+// back to the caches that filled them ([C4]).
 void gch_finish_sweep(void);
 
 // ---------------------------------------------- gcwork (mcache.c, mark.c)

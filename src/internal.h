@@ -615,6 +615,12 @@ void gch_mcentral_push_swept(struct mcentral *c, struct mspan *s);
 struct mspan *gch_mcentral_pop_unswept(struct mcentral *c, uint32_t sg);
 // Detaches both unswept sets of c and returns them as one list.
 struct mspan *gch_mcentral_take_unswept(struct mcentral *c, uint32_t sg);
+// Unswept full spans a refill sweeps before it grows instead (Go's
+// spanBudget): in cacheSpan, and on a cache's own list ([C6]).
+#define GCH_SPAN_BUDGET 100
+// Adds a list of unswept spans (sweepgen h-2) to c's unswept full set
+// (walking it to its end): a dying cache's [C6] lists.
+void gch_mcentral_give_unswept(struct mcentral *c, uint32_t sg, struct mspan *list);
 // Adds lists of swept spans (sweepgen h) to c's swept partial/full sets
 // (walking each list to its end).
 void gch_mcentral_give_swept(struct mcentral *c, uint32_t sg, struct mspan *partial,
@@ -666,6 +672,13 @@ void gch_mcentral_give_swept_lists(struct mcentral *c, uint32_t sg, struct mspan
 //        until the flush returns each list in one splice. partial_tail[slot]
 //        and full_tail[slot] are the lists' last spans (NULL when empty),
 //        so that the flush takes a time independent of their length.
+//   [C6] unswept[slot] lists (by next) the spans that were on partial[slot]
+//        or full[slot] when the last mark phase ended: unswept (sweepgen
+//        == h - 2), not cached, last_cache this cache. Its refills sweep
+//        them first (span affinity, mcache.c); gch_finish_sweep sweeps the
+//        rest, so the lists are empty in a mark phase; a dying cache gives
+//        them to the mcentrals. unswept_tail[slot]: the last span, or NULL.
+//        Owner pops, or STW.
 //   [C5] The free slots of the window of a span cached in a scan or noscan
 //        slot are zeroed (loaded by mcache_load_window with zero set, if
 //        needzero), so the fast path hands out zeroed objects without a
@@ -706,6 +719,8 @@ struct mcache {
     struct mspan *full[GCH_NUM_SPAN_CLASSES];    // [C4]
     struct mspan *partial_tail[GCH_NUM_SPAN_CLASSES];
     struct mspan *full_tail[GCH_NUM_SPAN_CLASSES];
+    struct mspan *unswept[GCH_NUM_SPAN_CLASSES]; // [C6]
+    struct mspan *unswept_tail[GCH_NUM_SPAN_CLASSES];
     uintptr_t tiny;             // owner
     uintptr_t tiny_offset;      // owner
     AO_t tiny_allocs;           // allocations inside an existing block; owner
@@ -765,10 +780,17 @@ uintptr_t gch_mcache_alloc_small_slow(size_t size, bool has_ptrs, struct mspan *
 // stopped (gch_gc.lock held, at a phase change). False if s stays with the
 // caller.
 bool gch_mcache_adopt(struct mspan *s);
-// Returns every cached span, and the partial sets ([C4]), to the
-// mcentrals and drops the tiny block. Applies allocate-black for the
-// current mark phase first. Owner or STW.
-void gch_mcache_release_all(struct mcache *c);
+// Returns every cached span to the mcentrals and drops the tiny block.
+// Applies allocate-black for the current mark phase first. With keep (the
+// end of a mark phase, before the sweepgen flip), the partial and full
+// lists ([C4]) become the unswept lists ([C6]); without (the cache dies),
+// they go to the mcentrals, and so do the unswept lists. Owner or STW.
+void gch_mcache_release_all(struct mcache *c, bool keep);
+// Pops and sweeps c's unswept spans of one cache list ([C6]) until one
+// has a free slot, which it returns cached (sweepgen h+3); the full ones
+// go to c's full list. NULL if none has room among the first
+// GCH_SPAN_BUDGET, or the list is empty. Owner.
+struct mspan *gch_mcache_sweep_own(struct mcache *c, unsigned list);
 // Mark start (STW): marks the tiny block and opens allocate-black windows
 // on every cached span of every cache.
 void gch_mcache_begin_mark_all(void);

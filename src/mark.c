@@ -616,7 +616,7 @@ static uint64_t mark_terminate_locked(void)
         mark_verify("after marking");
     uint64_t marked = 0;
     for (struct mcache *c = gch_gc.mcaches; c != NULL; c = c->next) {
-        gch_mcache_release_all(c); // adds allocate-black bytes to the global
+        gch_mcache_release_all(c, true); // adds allocate-black bytes to the global
         marked += c->work.marked_bytes;
         c->work.marked_bytes = 0;
     }

@@ -160,6 +160,17 @@ void gch_mcentral_give_swept_lists(struct mcentral *c, uint32_t sg, struct mspan
     gch_mutex_unlock(&c->lock);
 }
 
+void gch_mcentral_give_unswept(struct mcentral *c, uint32_t sg, struct mspan *list)
+{
+    if (list == NULL)
+        return;
+    // The full set: cacheSpan takes a span of the unswept partial set as
+    // having room, and some of these were full when the cache had them.
+    gch_mutex_lock(&c->lock);
+    mcentral_splice(c, &c->full[unswept_index(sg)], list);
+    gch_mutex_unlock(&c->lock);
+}
+
 void gch_mcentral_give_swept(struct mcentral *c, uint32_t sg, struct mspan *partial,
                              struct mspan *full)
 {
@@ -188,10 +199,6 @@ static struct mspan *mcentral_have_span(struct mspan *s, uint32_t sg)
     return s;
 }
 
-// How many unswept full spans cacheSpan sweeps before giving up and
-// growing (Go's spanBudget).
-#define SPAN_BUDGET 100
-
 // cacheSpan past the swept partial set: unswept partial spans, then
 // unswept full ones, then a fresh span.
 static GCH_NOINLINE struct mspan *mcentral_cache_slow(struct mcentral *c, uint32_t sg)
@@ -207,7 +214,7 @@ static GCH_NOINLINE struct mspan *mcentral_cache_slow(struct mcentral *c, uint32
         // safe and leave it to them.
     }
     // Unswept full spans: sweeping may free some slots.
-    for (int budget = SPAN_BUDGET; budget > 0; budget--) {
+    for (int budget = GCH_SPAN_BUDGET; budget > 0; budget--) {
         s = mcentral_pop(c, &c->full[unswept_index(sg)]);
         if (s == NULL)
             break;

@@ -4,9 +4,10 @@
 //
 // gc_sweep (mark.c) does no sweeping itself: it adds 2 to the heap's
 // sweepgen h, which turns every span into "needs sweeping" at once. Spans
-// are then swept when allocation needs them (mcentral.c), when the page
-// heap would otherwise grow (mheap.c), and whatever is left before the next
-// mark phase begins or at the end of gc_collect (gch_finish_sweep).
+// are then swept when allocation needs them (first the allocating thread's
+// own, mcache.c [C6]; then mcentral.c), when the page heap would otherwise
+// grow (mheap.c), and whatever is left before the next mark phase begins
+// or at the end of gc_collect (gch_finish_sweep).
 //
 // Span sweepgen states, relative to the heap's sweepgen h:
 //
@@ -206,9 +207,35 @@ static bool sweep_span(struct mspan *s, bool preserve, struct sweep_tally *t)
 
 static AO_t sweep_cursor;
 
+// Sweeps one span of the calling thread's unswept lists ([C6]), if any.
+static bool sweep_one_own(uint32_t sg)
+{
+    struct mcache *c = gch_tls_owner;
+    if (c == NULL)
+        return false;
+    for (unsigned i = 0; i < GCH_NUM_SPAN_CLASSES; i++) {
+        struct mspan *s = c->unswept[i];
+        if (s == NULL)
+            continue;
+        c->unswept[i] = s->next;
+        if (s->next == NULL)
+            c->unswept_tail[i] = NULL;
+        s->next = NULL;
+        if (gch_sweep_try_acquire(s, sg))
+            gch_sweep_span(s, false);
+        return true;
+    }
+    return false;
+}
+
 bool gch_sweep_one(void)
 {
     uint32_t sg = (uint32_t)AO_load_acquire(&gch_mheap.sweepgen);
+    // The thread's own spans first: they are its memory ([C6]). Other
+    // threads' unswept lists are theirs to pop; gch_finish_sweep takes
+    // what they leave.
+    if (sweep_one_own(sg))
+        return true;
     size_t start = (size_t)AO_load(&sweep_cursor);
     for (size_t i = 0; i < GCH_NUM_SPAN_CLASSES; i++) {
         size_t spc = (start + i) % GCH_NUM_SPAN_CLASSES;
@@ -249,6 +276,17 @@ void gch_finish_sweep(void)
     for (size_t spc = 0; spc < GCH_NUM_SPAN_CLASSES; spc++) {
         struct mcentral *c = &gch_central[spc];
         struct mspan *todo = gch_mcentral_take_unswept(c, sg);
+        // And what each thread left on its unswept list of the class ([C6]):
+        // every other thread is stopped (gch_gc.lock held), so popping
+        // another cache's list is safe here.
+        unsigned list = gch_mcache_slot((uint8_t)spc);
+        for (struct mcache *mc = gch_gc.mcaches; mc != NULL; mc = mc->next) {
+            if (mc->unswept[list] == NULL)
+                continue;
+            mc->unswept_tail[list]->next = todo;
+            todo = mc->unswept[list];
+            mc->unswept[list] = mc->unswept_tail[list] = NULL;
+        }
         struct mspan *partial = NULL, *full = NULL;
         while (todo != NULL) {
             struct mspan *s = todo;

@@ -163,6 +163,28 @@ static size_t verify_cache_list(struct verify_ctx *v, struct mcache *c, unsigned
     return n;
 }
 
+// Cache c's unswept list of slot i ([C6]): unswept spans of the slot's
+// class that c held last, ending at tail. Returns the number of spans.
+static size_t verify_unswept_list(struct verify_ctx *v, struct mcache *c, unsigned i)
+{
+    size_t n = 0;
+    struct mspan *last = NULL;
+    for (struct mspan *s = c->unswept[i]; s != NULL && v->ok; s = s->next) {
+        n++;
+        last = s;
+        uint32_t ssg = (uint32_t)AO_load(&s->sweepgen);
+        if (s->spanclass != gch_mcache_slot_spanclass(i) || ssg != v->sg - 2 || s->last_cache != c)
+            verify_fail(v,
+                        "[C6] unswept list %u of a cache holds span %p of class %u, sweepgen %u "
+                        "(heap %u)",
+                        i, (void *)s->base, s->spanclass, ssg, v->sg);
+    }
+    if (v->ok && last != c->unswept_tail[i])
+        verify_fail(v, "[C6] unswept list %u of a cache: tail %p, but last span %p", i,
+                    (void *)c->unswept_tail[i], (void *)last);
+    return n;
+}
+
 bool gch_heap_verify(char *why, size_t whylen)
 {
     struct verify_ctx v = {.why = why, .len = whylen, .ok = true};
@@ -217,6 +239,7 @@ bool gch_heap_verify(char *why, size_t whylen)
         for (unsigned i = 0; i < GCH_NUM_SPAN_CLASSES && v.ok; i++) {
             placed += verify_cache_list(&v, c, i, c->partial[i], c->partial_tail[i], false);
             placed += verify_cache_list(&v, c, i, c->full[i], c->full_tail[i], true);
+            placed += verify_unswept_list(&v, c, i);
         }
         for (unsigned i = 0; i < GCH_DIRECT_SIZES && v.ok; i++) {
             unsigned cls = gch_size_to_class8[i + 1];

@@ -274,3 +274,176 @@ Test(threads, the_pacer_sees_another_thread_s_allocation_within_a_batch)
     pthread_barrier_destroy(&t.barrier);
     CHECK_EQ(t.failed, 0, "allocations that failed");
 }
+
+// ------------------------------------- lazy sweeping with two threads
+//
+// [C6]: the end of a mark phase leaves each cache's spans on its own
+// unswept lists, so that after a lazy gc_sweep each thread sweeps and
+// reuses the spans it filled. Two threads fill spans of one class in turn
+// and keep every other object; the main thread marks the survivors and
+// calls gc_sweep; then each thread's next object of the class must come
+// from one of its own pages (spans of 64-byte objects are one page), and
+// every survivor keeps its contents. From the mcentral's shared unswept
+// set, which is LIFO, the thread asking second got the other's spans.
+enum { OWN_N = 1024, OWN_SIZE = 64 };
+
+struct own_thread {
+    int id;
+    pthread_barrier_t *step;
+    unsigned char *kept[OWN_N]; // even indices; NULL for the dropped ones
+    uintptr_t pages[OWN_N];     // the page of every object it allocated, sorted
+    uintptr_t next_page;        // the page of its first object after the sweep
+    bool failed;                // an allocation returned NULL
+};
+
+static uintptr_t page_of(const void *p)
+{
+    return (uintptr_t)p & ~(uintptr_t)(TEST_PAGE_SIZE - 1);
+}
+
+static void *own_thread_main(void *arg)
+{
+    struct own_thread *t = arg;
+    for (int turn = 0; turn < 2; turn++) { // fill, one thread after the other
+        for (int i = 0; turn == t->id && i < OWN_N; i++) {
+            unsigned char *p = gc_alloc(OWN_SIZE, true);
+            if (p == NULL) {
+                t->failed = true;
+                break;
+            }
+            fill_pattern(p, OWN_SIZE, (uint64_t)t->id * OWN_N + (uint64_t)i);
+            t->pages[i] = page_of(p);
+            t->kept[i] = i % 2 == 0 ? p : NULL;
+        }
+        pthread_barrier_wait(t->step);
+    }
+    qsort(t->pages, OWN_N, sizeof t->pages[0], cmp_uintptr);
+    pthread_barrier_wait(t->step); // the main thread marks and sweeps
+    for (int turn = 0; turn < 2; turn++) {
+        if (turn == t->id) {
+            void *p = gc_alloc(OWN_SIZE, true);
+            t->failed |= p == NULL;
+            t->next_page = page_of(p);
+        }
+        pthread_barrier_wait(t->step);
+    }
+    pthread_barrier_wait(t->step); // the caches stay live until checked
+    return NULL;
+}
+
+static bool own_has_page(const struct own_thread *t, uintptr_t page)
+{
+    return bsearch(&page, t->pages, OWN_N, sizeof t->pages[0], cmp_uintptr) != NULL;
+}
+
+Test(threads, after_a_lazy_sweep_each_thread_reuses_its_own_spans)
+{
+    gc_set_gogc(-1);
+    pthread_barrier_t step;
+    cr_assert_eq(pthread_barrier_init(&step, NULL, 3), 0);
+    static struct own_thread t[2];
+    pthread_t tid[2];
+    for (int k = 0; k < 2; k++) {
+        t[k] = (struct own_thread){.id = k, .step = &step};
+        cr_assert_eq(pthread_create(&tid[k], NULL, own_thread_main, &t[k]), 0);
+    }
+    pthread_barrier_wait(&step);
+    pthread_barrier_wait(&step);
+    for (int k = 0; k < 2; k++) {
+        for (int i = 0; i < OWN_N; i++) {
+            if (t[k].kept[i] != NULL)
+                gc_mark(t[k].kept[i]);
+        }
+    }
+    gc_sweep();
+    pthread_barrier_wait(&step);
+    pthread_barrier_wait(&step);
+    pthread_barrier_wait(&step);
+    for (int k = 0; k < 2; k++) {
+        CHECK(!t[k].failed, "thread %d: an allocation returned NULL", k);
+        CHECK(own_has_page(&t[k], t[k].next_page),
+              "thread %d: its first object after the sweep is on page %p, not one of its own "
+              "(the other thread's: %d)",
+              k, (void *)t[k].next_page, own_has_page(&t[1 - k], t[k].next_page));
+        for (int i = 0; i < OWN_N; i += 2)
+            CHECK_EQ(check_pattern(t[k].kept[i], OWN_SIZE, (uint64_t)k * OWN_N + (uint64_t)i),
+                     (size_t)OWN_SIZE, "first damaged byte of thread %d object %d", k, i);
+    }
+    pthread_barrier_wait(&step);
+    for (int k = 0; k < 2; k++)
+        pthread_join(tid[k], NULL);
+    pthread_barrier_destroy(&step);
+}
+
+// A thread that exits between a lazy gc_sweep and the next mark phase
+// leaves unswept spans, some of them full, which its cache had to itself
+// ([C6]); they go to the mcentrals' unswept sets, where the next thread's
+// refills sweep them like any other. The survivors stay intact, the
+// emptied spans are reused, and the heap verifier (GCHEAP_DEBUG=verify,
+// at every phase change) stays clean. The survivors are the second half,
+// whose spans are the newest, so a refill meets them first: taken for
+// spans with room, they would be handed out full. Sets the environment
+// before gcheap's first call: each Test runs in a process of its own.
+enum { EXIT_N = 4096, EXIT_SIZE = 128 };
+static unsigned char *exit_objs[EXIT_N];
+static pthread_barrier_t exit_step;
+
+// Fills, waits while the main thread marks the first half and sweeps, then
+// exits with its spans on its unswept lists.
+static void *exit_fill_thread(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < EXIT_N; i++) {
+        exit_objs[i] = gc_alloc(EXIT_SIZE, true);
+        if (exit_objs[i] != NULL)
+            fill_pattern(exit_objs[i], EXIT_SIZE, (uint64_t)i);
+    }
+    pthread_barrier_wait(&exit_step);
+    pthread_barrier_wait(&exit_step);
+    return NULL;
+}
+
+static void exit_roots(void *ctx)
+{
+    (void)ctx;
+    for (int i = EXIT_N / 2; i < EXIT_N; i++)
+        gc_mark(exit_objs[i]);
+}
+
+Test(threads, a_thread_exiting_after_a_lazy_sweep_leaves_its_spans_sweepable)
+{
+    setenv("GCHEAP_DEBUG", "verify=1", 1);
+    gc_set_gogc(-1);
+    cr_assert_eq(pthread_barrier_init(&exit_step, NULL, 2), 0);
+    pthread_t tid;
+    cr_assert_eq(pthread_create(&tid, NULL, exit_fill_thread, NULL), 0);
+    pthread_barrier_wait(&exit_step);
+    for (int i = 0; i < EXIT_N; i++)
+        cr_assert_not_null(exit_objs[i], "gc_alloc %d in the thread", i);
+    // The second half survives (its spans stay full), the first half dies
+    // (its spans will be empty).
+    exit_roots(NULL);
+    gc_sweep();
+    for (int i = 0; i < EXIT_N / 2; i++)
+        exit_objs[i] = NULL;
+    pthread_barrier_wait(&exit_step);
+    pthread_join(tid, NULL);
+    pthread_barrier_destroy(&exit_step);
+    gc_stats s0 = get_stats();
+    // The main thread's refills take the exited thread's spans.
+    for (int i = 0; i < EXIT_N / 2; i++) {
+        unsigned char *p = gc_alloc(EXIT_SIZE, true);
+        cr_assert_not_null(p, "gc_alloc %d after the thread exited", i);
+        memset(p, 0xEE, EXIT_SIZE);
+    }
+    CHECK_EQ(get_stats().heap_inuse, s0.heap_inuse,
+             "heap_inuse after reallocating what the sweep freed");
+    for (int i = EXIT_N / 2; i < EXIT_N; i++)
+        CHECK_EQ(check_pattern(exit_objs[i], EXIT_SIZE, (uint64_t)i), (size_t)EXIT_SIZE,
+                 "first damaged byte of survivor %d", i);
+    gc_set_roots(exit_roots, NULL);
+    gc_collect(); // verifies before marking, after marking and after sweeping
+    for (int i = EXIT_N / 2; i < EXIT_N; i++)
+        CHECK_EQ(check_pattern(exit_objs[i], EXIT_SIZE, (uint64_t)i), (size_t)EXIT_SIZE,
+                 "first damaged byte of survivor %d after gc_collect", i);
+}
