@@ -8,6 +8,8 @@
 #   binary-trees       binary_trees.c / binary_trees.go, depth DEPTH
 #   alloc T=1, T=2     alloc_throughput.c: T threads x ALLOC_N allocations, ring ALLOC_K
 #   alloc T=1, ring    the same at T=1 with rings of ALLOC_K/4 and 4*ALLOC_K (gcheap, mimalloc)
+#   alloc T=2, par     gcheap's T=2 with parallel marking and lazy sweeping (what a
+#                      multi-threaded VM would do; alloc_throughput.c)
 #   alloc 2 processes  the T=1 test in two processes at once, each with its own heap
 #                      (gcheap, mimalloc): the machine's bound on T=2 / T=1 scaling
 #   micro              micro.c: gc_alloc fast path (callgrind), gc_sweep return time,
@@ -165,6 +167,14 @@ for t in 1 2; do
         if has $b; then add "at$t.$b" "alloc T=$t" $b "$(exe $b at) $t $ALLOC_N $ALLOC_K"; fi
     done
 done
+# T=2 as a multi-threaded VM would run it: each thread marks its own ring
+# (gc_mark_roots) and gc_sweep leaves the sweeping to the threads, each on
+# its own spans (alloc_throughput.c; src/mcache.c [C6]).
+PAR_ENV="AT_GCHEAP_PARALLEL=1 AT_GCHEAP_LAZY=1"
+if has gcheap; then
+    add at2.gcheap-par "alloc T=2" "gcheap, parallel marking + lazy sweep" \
+        "env $PAR_ENV ./at_gcheap 2 $ALLOC_N $ALLOC_K"
+fi
 # The ring at a quarter and four times its size, T=1, gcheap and mimalloc:
 # how each one's cost follows the live heap (the collector's heap is twice
 # the live one at GOGC=100, and a freed slot is reused only a cycle later).
@@ -451,6 +461,14 @@ REPORT=$RESULTS/results.md
             echo "| (for comparison: mimalloc T=2 / T=1, wall; from CPU) | $sw_; $sc_ | | |"
         fi
     done
+    if [ -n "${BACK[at2.gcheap-par]:-}" ] && [ -n "${BACK[at1.gcheap]:-}" ]; then
+        sw_=$(awk -v a="$(med at1.gcheap 2)" -v b="$(med at2.gcheap-par 2)" 'BEGIN { if (a == "-" || b == "-") print "-"; else printf("%.2f", 2 * a / b) }')
+        echo "| alloc throughput T=2 / T=1, gcheap, T=2 with parallel marking + lazy sweep (wall) | $sw_ | ≥ 1.8 | $(verdict "$sw_" ">=" 1.8) |"
+        if [ -n "${BACK[at2.mimalloc]:-}" ]; then
+            r=$(ratio "$(med at2.gcheap-par 1)" "$(med at2.mimalloc 1)")
+            echo "| alloc T=2 CPU, gcheap with parallel marking + lazy sweep / mimalloc | $r | ≤ 1.0 | $(verdict "$r" "<=" 1.0) |"
+        fi
+    fi
     # The machine's bound: two processes of T=1 at once over one (wall).
     for b in gcheap mimalloc; do
         [ -n "${BACK[ap2.$b]:-}" ] && [ -n "${BACK[at1.$b]:-}" ] || continue
