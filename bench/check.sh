@@ -28,14 +28,8 @@ lib=${2:?usage: check.sh CC LIBGCHEAP [CFLAGS...]}
 shift 2
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-check() { # description, then the command's success means pass
-    local what=$1
-    shift
-    if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL check-bench: $what"; fi
-}
+CHECK_NAME=check-bench
+. "$root/tools/check-lib.sh"
 flags=(-std=c11 -O1 -Wall -Wextra -Werror "$@")
 build() { # output, then compiler arguments; shows the compiler's first lines on failure
     local out=$1
@@ -124,8 +118,4 @@ AT_GCHEAP_AUTO=1 2 10 10
 EOF
 fi
 
-if [ $fail -ne 0 ]; then
-    echo "check-bench: $fail of $((pass + fail)) checks failed"
-    exit 1
-fi
-echo "check-bench: $pass checks passed"
+check_done

@@ -791,6 +791,10 @@ void gch_mcache_release_all(struct mcache *c, bool keep);
 // go to c's full list. NULL if none has room among the first
 // GCH_SPAN_BUDGET, or the list is empty. Owner.
 struct mspan *gch_mcache_sweep_own(struct mcache *c, unsigned list);
+// Pops the first span of c's unswept list ([C6]) and takes it for sweeping
+// (sweepgen h-2 -> h-1, aborting if it is not h-2); NULL if the list is
+// empty. Owner.
+struct mspan *gch_mcache_pop_unswept(struct mcache *c, unsigned list, uint32_t sg);
 // Mark start (STW): marks the tiny block and opens allocate-black windows
 // on every cached span of every cache.
 void gch_mcache_begin_mark_all(void);

@@ -401,18 +401,27 @@ bool gch_mcache_adopt(struct mspan *s)
     return true;
 }
 
+struct mspan *gch_mcache_pop_unswept(struct mcache *c, unsigned list, uint32_t sg)
+{
+    struct mspan *s = c->unswept[list];
+    if (s == NULL)
+        return NULL;
+    c->unswept[list] = s->next;
+    if (s->next == NULL)
+        c->unswept_tail[list] = NULL;
+    s->next = NULL;
+    if (!gch_sweep_try_acquire(s, sg))
+        gch_throw("span %p on an unswept cache list has sweepgen %u (heap %u)", (void *)s->base,
+                  (unsigned)AO_load(&s->sweepgen), sg);
+    return s;
+}
+
 struct mspan *gch_mcache_sweep_own(struct mcache *c, unsigned list)
 {
     uint32_t sg = (uint32_t)AO_load_acquire(&gch_mheap.sweepgen);
     struct mspan *s;
-    for (int budget = GCH_SPAN_BUDGET; budget > 0 && (s = c->unswept[list]) != NULL; budget--) {
-        c->unswept[list] = s->next;
-        if (s->next == NULL)
-            c->unswept_tail[list] = NULL;
-        s->next = NULL;
-        if (!gch_sweep_try_acquire(s, sg))
-            gch_throw("span %p on an unswept cache list has sweepgen %u (heap %u)", (void *)s->base,
-                      (unsigned)AO_load(&s->sweepgen), sg);
+    for (int budget = GCH_SPAN_BUDGET;
+         budget > 0 && (s = gch_mcache_pop_unswept(c, list, sg)) != NULL; budget--) {
         if (gch_sweep_span(s, true)) {
             AO_store_release(&s->sweepgen, (AO_t)(sg + 3));
             return s;

@@ -214,16 +214,11 @@ static bool sweep_one_own(uint32_t sg)
     if (c == NULL)
         return false;
     for (unsigned i = 0; i < GCH_NUM_SPAN_CLASSES; i++) {
-        struct mspan *s = c->unswept[i];
-        if (s == NULL)
-            continue;
-        c->unswept[i] = s->next;
-        if (s->next == NULL)
-            c->unswept_tail[i] = NULL;
-        s->next = NULL;
-        if (gch_sweep_try_acquire(s, sg))
+        struct mspan *s = gch_mcache_pop_unswept(c, i, sg);
+        if (s != NULL) {
             gch_sweep_span(s, false);
-        return true;
+            return true;
+        }
     }
     return false;
 }

@@ -18,14 +18,8 @@ set -u
 sum=${1:?usage: check-gctrace-summary.sh SUMMARY_BINARY MINI_LISP_BINARY}
 lisp=${2:?usage: check-gctrace-summary.sh SUMMARY_BINARY MINI_LISP_BINARY}
 here=$(cd "$(dirname "$0")/.." && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-check() { # description, then the command's success means pass
-    local what=$1
-    shift
-    if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL gctrace-summary: $what"; fi
-}
+CHECK_NAME=gctrace-summary
+. "$here/tools/check-lib.sh"
 
 "$sum" "$here/test/gctrace/sample.txt" >"$tmp/out" 2>"$tmp/err"
 rc=$?
@@ -67,8 +61,4 @@ check "missing file: exit status $rc, want 2" test $rc -eq 2
 rc=$?
 check "a directory: exit status $rc, want 2 (stderr: $(head -c 200 "$tmp/err"))" test $rc -eq 2
 
-if [ $fail -ne 0 ]; then
-    echo "gctrace-summary: $fail of $((pass + fail)) checks FAILED"
-    exit 1
-fi
-echo "gctrace-summary: $pass checks passed"
+check_done
