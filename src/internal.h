@@ -678,7 +678,9 @@ void gch_mcentral_give_swept_lists(struct mcentral *c, uint32_t sg, struct mspan
 //        them first (span affinity, mcache.c); gch_finish_sweep sweeps the
 //        rest, so the lists are empty in a mark phase; a dying cache gives
 //        them to the mcentrals. unswept_tail[slot]: the last span, or NULL.
-//        Owner pops, or STW.
+//        Owner pops, or STW. A span on the list is on no mcentral set, so
+//        no other sweeper can reach it: the owner takes it with a plain
+//        store (h-2 -> h-1), not a CAS.
 //   [C5] The free slots of the window of a span cached in a scan or noscan
 //        slot are zeroed (loaded by mcache_load_window with zero set, if
 //        needzero), so the fast path hands out zeroed objects without a
@@ -711,6 +713,9 @@ struct mcache {
     // they reach GCH_LIVE_BATCH either way, and at every flush. Owner; read
     // in STW.
     AO_t live_pending;
+    // What this thread's lazy sweeps freed, not yet in gch_stats (struct
+    // gch_sweep_tally): added with the flushed_* counters.
+    struct gch_sweep_tally swept;
     // A run of zeroed bitmap words from gcbits' `next` epoch, for the mark
     // bits of the spans this thread sweeps ([B3] in gcbits.c). Owner; emptied
     // at epoch rotation and when the cache is made or dies, under gch_gc.lock.
@@ -793,16 +798,17 @@ void gch_mcache_release_all(struct mcache *c, bool keep);
 struct mspan *gch_mcache_sweep_own(struct mcache *c, unsigned list);
 // Pops the first span of c's unswept list ([C6]) and takes it for sweeping
 // (sweepgen h-2 -> h-1, aborting if it is not h-2); NULL if the list is
-// empty. Owner.
+// empty. Owner, or STW.
 struct mspan *gch_mcache_pop_unswept(struct mcache *c, unsigned list, uint32_t sg);
 // Mark start (STW): marks the tiny block and opens allocate-black windows
 // on every cached span of every cache.
 void gch_mcache_begin_mark_all(void);
 // Sum of allocations that gch_stats does not count yet: those made from
 // cached spans, and those the caches counted (flushed_*) but have not
-// added to gch_stats.
+// added to gch_stats; and the caches' sweep tallies, added to *swept.
+// Caller holds gch_gc.lock.
 void gch_mcache_inflight(uint64_t *bytes, uint64_t *objects, uint64_t *tiny,
-                         uint64_t by_class[GCH_NUM_SIZE_CLASSES]);
+                         uint64_t by_class[GCH_NUM_SIZE_CLASSES], struct gch_sweep_tally *swept);
 
 // ---------------------------------------------------------------- malloc.c
 

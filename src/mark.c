@@ -73,8 +73,9 @@ bool gch_mark_slot(struct mspan *s, uint32_t idx)
 static uint64_t mark_heap_alloc_now(void)
 {
     uint64_t bytes, objects, tiny, by_class[GCH_NUM_SIZE_CLASSES] = {0};
-    gch_mcache_inflight(&bytes, &objects, &tiny, by_class);
-    return AO_load(&gch_stats.heap_alloc) + bytes;
+    struct gch_sweep_tally swept = {.bytes = 0};
+    gch_mcache_inflight(&bytes, &objects, &tiny, by_class, &swept);
+    return AO_load(&gch_stats.heap_alloc) + bytes - swept.bytes;
 }
 
 static void mark_verify(const char *when)
@@ -719,7 +720,8 @@ void gc_collect(void)
     if (gch_debug.verify || GCH_DEBUG >= 3)
         mark_verify("after sweeping");
     uint64_t t2 = gch_nanotime();
-    uint64_t live = AO_load(&gch_stats.heap_alloc);
+    // With what a cache's tally may still hold (a span its flush swept).
+    uint64_t live = mark_heap_alloc_now();
     AO_store(&gch_stats.live_after_gc, live);
     AO_store(&gch_stats.heap_live, live); // as in gc_sweep
     bool major_now;

@@ -16,9 +16,10 @@
 // cache (alloc_count - alloc_count_cached), not one by one on the fast
 // path; a cached span's alloc_count is charged the whole span when it is
 // cached ([S9]) and recounted from the bitmaps when the span leaves. The
-// counts go to the cache's own flushed_* counters, added to gch_stats when
-// the cache is flushed (each collection, thread exit), so that a span
-// refill writes no shared line. The pacer's heap_live is charged a span's
+// counts go to the cache's own flushed_* counters, and the frees its lazy
+// sweeps find to its sweep tally (swept), added to gch_stats when the
+// cache is flushed (each collection, thread exit), so that neither a span
+// refill nor a sweep writes a shared line. The pacer's heap_live is charged a span's
 // whole free space when it is cached and refunded the unused part when it
 // leaves; the cache sums these in live_pending and adds the sum to
 // heap_live once it reaches GCH_LIVE_BATCH (64 KiB) either way, and at
@@ -125,7 +126,8 @@ struct mcache *gch_mcache_get(void)
     for (int i = 0; i < GCH_NUM_SIZE_CLASSES; i++)
         AO_store(&c->flushed_mallocs[i], 0);
     AO_store(&c->flushed_bytes, 0);
-    c->bits_cur = c->bits_end = NULL; // [B3]
+    memset(&c->swept, 0, sizeof c->swept); // not yet visible to gc_get_stats
+    c->bits_cur = c->bits_end = NULL;      // [B3]
     for (int i = 0; i < GCH_NUM_SPAN_CLASSES; i++)
         c->partial[i] = NULL;
     for (int i = 0; i < GCH_NUM_SPAN_CLASSES; i++) {
@@ -322,6 +324,7 @@ void gch_mcache_release_all(struct mcache *c, bool keep)
     gch_atomic_add(&gch_stats.total_alloc, c->flushed_bytes);
     gch_atomic_add(&gch_stats.heap_alloc, c->flushed_bytes);
     AO_store(&c->flushed_bytes, 0);
+    gch_sweep_tally_flush(&c->swept); // after the uncaching, which may sweep
     c->tiny = 0;
     c->tiny_offset = 0;
     gch_atomic_add(&gch_stats.tiny_allocs, AO_load(&c->tiny_allocs));
@@ -406,13 +409,24 @@ struct mspan *gch_mcache_pop_unswept(struct mcache *c, unsigned list, uint32_t s
     struct mspan *s = c->unswept[list];
     if (s == NULL)
         return NULL;
-    c->unswept[list] = s->next;
-    if (s->next == NULL)
+    struct mspan *next = s->next;
+    c->unswept[list] = next;
+    if (next == NULL) {
         c->unswept_tail[list] = NULL;
+    } else {
+        // The next pop's lines: its link, and its sweepgen, which the
+        // pop's CAS writes (the struct is not line-aligned).
+        __builtin_prefetch(next, 1);
+        __builtin_prefetch(&next->sweepgen, 1);
+    }
     s->next = NULL;
-    if (!gch_sweep_try_acquire(s, sg))
+    // Only this list leads to s ([C6]), so nobody races for it: a plain
+    // store takes it. (The CAS it replaces held 5% of a two-thread lazy
+    // run's samples: a locked instruction waits for the pending stores.)
+    if ((uint32_t)AO_load(&s->sweepgen) != sg - 2)
         gch_throw("span %p on an unswept cache list has sweepgen %u (heap %u)", (void *)s->base,
                   (unsigned)AO_load(&s->sweepgen), sg);
+    AO_store(&s->sweepgen, (AO_t)(uint32_t)(sg - 1));
     return s;
 }
 
@@ -524,10 +538,14 @@ void gch_mcache_begin_mark_all(void)
 }
 
 void gch_mcache_inflight(uint64_t *bytes, uint64_t *objects, uint64_t *tiny,
-                         uint64_t by_class[GCH_NUM_SIZE_CLASSES])
+                         uint64_t by_class[GCH_NUM_SIZE_CLASSES], struct gch_sweep_tally *swept)
 {
     *bytes = *objects = *tiny = 0;
     for (struct mcache *c = gch_gc.mcaches; c != NULL; c = c->next) {
+        for (int i = 0; i < GCH_NUM_SIZE_CLASSES; i++)
+            swept->frees[i] += AO_load(&c->swept.frees[i]);
+        swept->bytes += AO_load(&c->swept.bytes);
+        swept->spans += AO_load(&c->swept.spans);
         *tiny += AO_load(&c->tiny_allocs);
         *bytes += AO_load(&c->flushed_bytes);
         for (int i = 0; i < GCH_NUM_SIZE_CLASSES; i++) {

@@ -17,6 +17,17 @@
 
 struct gch_stats gch_stats;
 
+uint64_t gch_spans_swept(void)
+{
+    uint64_t bytes, objects, tiny;
+    uint64_t by_class[GCH_NUM_SIZE_CLASSES] = {0};
+    struct gch_sweep_tally swept = {.bytes = 0};
+    pthread_mutex_lock(&gch_gc.lock);
+    gch_mcache_inflight(&bytes, &objects, &tiny, by_class, &swept);
+    pthread_mutex_unlock(&gch_gc.lock);
+    return AO_load(&gch_stats.spans_swept) + swept.spans;
+}
+
 uint64_t gch_nanotime(void)
 {
     struct timespec ts;
@@ -32,8 +43,9 @@ void gc_get_stats(gc_stats *out)
     memset(out, 0, sizeof *out);
     uint64_t bytes, objects, tiny;
     uint64_t by_class[GCH_NUM_SIZE_CLASSES] = {0};
+    struct gch_sweep_tally swept = {.bytes = 0};
     pthread_mutex_lock(&gch_gc.lock);
-    gch_mcache_inflight(&bytes, &objects, &tiny, by_class);
+    gch_mcache_inflight(&bytes, &objects, &tiny, by_class, &swept);
     pthread_mutex_unlock(&gch_gc.lock);
     tiny += AO_load(&gch_stats.tiny_allocs);
 
@@ -42,7 +54,7 @@ void gc_get_stats(gc_stats *out)
         gc_class_stats *b = &out->by_size[i];
         b->size = gch_class_to_size[i];
         b->mallocs = AO_load(&gch_stats.mallocs[i]) + by_class[i];
-        b->frees = AO_load(&gch_stats.frees[i]);
+        b->frees = AO_load(&gch_stats.frees[i]) + swept.frees[i];
         mallocs += b->mallocs;
         frees += b->frees;
     }
@@ -50,7 +62,7 @@ void gc_get_stats(gc_stats *out)
     out->frees = frees + tiny;
     out->heap_objects = out->mallocs - out->frees;
     out->tiny_allocs = tiny;
-    out->heap_alloc = AO_load(&gch_stats.heap_alloc) + bytes;
+    out->heap_alloc = AO_load(&gch_stats.heap_alloc) + bytes - swept.bytes;
     out->total_alloc = AO_load(&gch_stats.total_alloc) + bytes;
     out->heap_sys = AO_load(&gch_stats.heap_sys);
     out->heap_released = AO_load(&gch_stats.heap_released);

@@ -94,36 +94,45 @@ static void sweep_release_slots(const struct mspan *s, uint32_t w, uint64_t free
     }
 }
 
-// What sweeps freed, summed for gch_stats. The full sweep adds it once
-// instead of three shared atomic adds per span (frees, heap_alloc,
-// spans_swept: about 60 of each span's 150 cycles there).
-struct sweep_tally {
-    uint64_t frees[GCH_NUM_SIZE_CLASSES];
-    uint64_t bytes, spans;
-};
-
-static void sweep_tally_flush(const struct sweep_tally *t)
+static inline void tally_add(AO_t *counter, AO_t n)
 {
-    for (unsigned cls = 0; cls < GCH_NUM_SIZE_CLASSES; cls++) {
-        if (t->frees[cls] != 0)
-            gch_atomic_add(&gch_stats.frees[cls], (AO_t)t->frees[cls]);
-    }
-    if (t->bytes != 0)
-        gch_atomic_add(&gch_stats.heap_alloc, -(AO_t)t->bytes);
-    if (t->spans != 0)
-        gch_atomic_add(&gch_stats.spans_swept, (AO_t)t->spans);
+    AO_store(counter, AO_load(counter) + n); // one writer: no RMW needed
 }
 
-// gch_sweep_span; with a tally, what it frees is added to *t, not to
-// gch_stats (the caller flushes t).
-static bool sweep_span(struct mspan *s, bool preserve, struct sweep_tally *t);
+void gch_sweep_tally_flush(struct gch_sweep_tally *t)
+{
+    for (unsigned cls = 0; cls < GCH_NUM_SIZE_CLASSES; cls++) {
+        if (t->frees[cls] != 0) {
+            gch_atomic_add(&gch_stats.frees[cls], t->frees[cls]);
+            AO_store(&t->frees[cls], 0);
+        }
+    }
+    if (t->bytes != 0) {
+        gch_atomic_add(&gch_stats.heap_alloc, -t->bytes);
+        AO_store(&t->bytes, 0);
+    }
+    if (t->spans != 0) {
+        gch_atomic_add(&gch_stats.spans_swept, t->spans);
+        AO_store(&t->spans, 0);
+    }
+}
+
+// gch_sweep_span, adding what it frees to *t (see struct gch_sweep_tally).
+static bool sweep_span(struct mspan *s, bool preserve, struct gch_sweep_tally *t);
 
 bool gch_sweep_span(struct mspan *s, bool preserve)
 {
-    return sweep_span(s, preserve, NULL);
+    struct mcache *c = gch_tls_owner;
+    if (c != NULL)
+        return sweep_span(s, preserve, &c->swept);
+    // A thread without a cache (one exiting, say): straight to gch_stats.
+    struct gch_sweep_tally t = {.spans = 0};
+    bool room = sweep_span(s, preserve, &t);
+    gch_sweep_tally_flush(&t);
+    return room;
 }
 
-static bool sweep_span(struct mspan *s, bool preserve, struct sweep_tally *t)
+static bool sweep_span(struct mspan *s, bool preserve, struct gch_sweep_tally *t)
 {
     uint32_t sg = (uint32_t)AO_load(&gch_mheap.sweepgen);
     if ((uint32_t)AO_load(&s->sweepgen) != sg - 1)
@@ -161,13 +170,8 @@ static bool sweep_span(struct mspan *s, bool preserve, struct sweep_tally *t)
     if (nfreed != 0) {
         s->needzero = true;
         AO_t bytes = (AO_t)nfreed * s->elemsize;
-        if (t != NULL) {
-            t->frees[cls] += nfreed;
-            t->bytes += bytes;
-        } else {
-            gch_atomic_add(&gch_stats.frees[cls], nfreed);
-            gch_atomic_add(&gch_stats.heap_alloc, -bytes);
-        }
+        tally_add(&t->frees[cls], nfreed);
+        tally_add(&t->bytes, bytes);
     }
 
     AO_t *old_alloc = s->alloc_bits;
@@ -189,10 +193,7 @@ static bool sweep_span(struct mspan *s, bool preserve, struct sweep_tally *t)
     s->gcmark_bits = fresh;
     AO_int_store(&s->alloc_count, nalloc);
     gch_span_reset_window(s);
-    if (t != NULL)
-        t->spans++;
-    else
-        gch_atomic_add(&gch_stats.spans_swept, 1);
+    tally_add(&t->spans, 1);
     AO_store_release(&s->sweepgen, (AO_t)sg);
 
     if (preserve)
@@ -267,7 +268,7 @@ void gch_finish_sweep(void)
     // handed back in one splice: two lock round trips per class instead of
     // two per span (classes of large objects have few objects per span).
     uint32_t sg = (uint32_t)AO_load_acquire(&gch_mheap.sweepgen);
-    struct sweep_tally tally = {.spans = 0};
+    struct gch_sweep_tally tally = {.spans = 0};
     for (size_t spc = 0; spc < GCH_NUM_SPAN_CLASSES; spc++) {
         struct mcentral *c = &gch_central[spc];
         struct mspan *todo = gch_mcentral_take_unswept(c, sg);
@@ -306,5 +307,5 @@ void gch_finish_sweep(void)
         }
         gch_mcentral_give_swept(c, sg, partial, full);
     }
-    sweep_tally_flush(&tally);
+    gch_sweep_tally_flush(&tally);
 }

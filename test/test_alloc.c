@@ -681,6 +681,12 @@ Test(alloc, stats_count_allocations_of_a_class)
     CHECK_CMP(s2.frees, >, s1.frees, "frees after gc_sweep and %d more allocations", N);
     CHECK_CMP(s2.by_size[CLASS].frees, >, s1.by_size[CLASS].frees, "by_size[%d].frees", CLASS);
     CHECK_EQ(s2.mallocs - s0.mallocs, 2 * N, "mallocs after the second batch");
+    // What the lazy sweeps freed is still in the thread's cache (its sweep
+    // tally), not in the shared counters: gc_get_stats adds it.
+    uint64_t live2 = (s2.by_size[CLASS].mallocs - s0.by_size[CLASS].mallocs) -
+                     (s2.by_size[CLASS].frees - s0.by_size[CLASS].frees);
+    CHECK_EQ(s2.heap_alloc - s0.heap_alloc, live2 * cs, "heap_alloc after lazy sweeping");
+    CHECK_EQ(s2.mallocs - s2.frees, s2.heap_objects, "mallocs - frees vs heap_objects");
 
     // A full collection with no roots sweeps everything: exact counts.
     gc_set_roots(empty_roots, NULL);
@@ -693,6 +699,34 @@ Test(alloc, stats_count_allocations_of_a_class)
     CHECK_EQ(s3.by_size[CLASS].frees, 2 * N, "by_size[%d].frees after collecting", CLASS);
     CHECK_EQ(s3.by_size[CLASS].mallocs, 2 * N, "by_size[%d].mallocs after collecting", CLASS);
     CHECK_EQ(s3.total_alloc - s0.total_alloc, (uint64_t)2 * N * cs, "total_alloc is cumulative");
+}
+
+// Allocates and drops a batch, lets gc_sweep free it, and allocates again,
+// which sweeps the batch's spans lazily on this thread; then exits.
+static void *lazy_sweep_then_exit(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 2000; i++)
+        cr_assert(gc_alloc(48, true) != NULL);
+    gc_sweep();
+    for (int i = 0; i < 2000; i++)
+        cr_assert(gc_alloc(48, true) != NULL);
+    return NULL;
+}
+
+Test(alloc, stats_keep_the_frees_of_an_exited_threads_lazy_sweeps)
+{
+    run_in_thread(lazy_sweep_then_exit, NULL);
+    gc_stats s1 = get_stats();
+    CHECK_CMP(s1.by_size[5].frees, >, 0, "frees counted by the exited thread's sweeps");
+    // Nothing is reachable: a collection frees the rest, and every object
+    // made is counted freed once, the exited thread's sweeps included.
+    gc_set_roots(empty_roots, NULL);
+    gc_collect();
+    gc_stats s2 = get_stats();
+    CHECK_EQ(s2.by_size[5].mallocs, 4000, "mallocs of the 48-byte class");
+    CHECK_EQ(s2.by_size[5].frees, 4000, "frees of the 48-byte class");
+    CHECK_EQ(s2.heap_alloc, 0, "heap_alloc after collecting with no roots");
 }
 
 Test(alloc, stats_count_large_objects_in_class_0)

@@ -100,10 +100,10 @@ Test(internal, lazy_sweep_sweeps_each_span_once)
     for (int i = 0; i < 100000; i += 2)
         gc_mark(keep[i]);
     uint32_t sg_before = (uint32_t)AO_load(&gch_mheap.sweepgen);
-    uint64_t swept_before = AO_load(&gch_stats.spans_swept);
+    uint64_t swept_before = gch_spans_swept();
     gc_sweep();
     cr_assert_eq((uint32_t)AO_load(&gch_mheap.sweepgen), sg_before + 2, "sweepgen advances by 2");
-    cr_assert_eq(AO_load(&gch_stats.spans_swept), swept_before, "gc_sweep itself sweeps nothing");
+    cr_assert_eq(gch_spans_swept(), swept_before, "gc_sweep itself sweeps nothing");
 
     struct span_census c = {0};
     gch_mheap_for_each_span(census, &c);
@@ -113,13 +113,13 @@ Test(internal, lazy_sweep_sweeps_each_span_once)
     // Allocation sweeps some spans on demand...
     for (int i = 0; i < 1000; i++)
         (void)gc_alloc(32, true);
-    uint64_t swept_mid = AO_load(&gch_stats.spans_swept) - swept_before;
+    uint64_t swept_mid = gch_spans_swept() - swept_before;
     cr_assert_gt(swept_mid, 0, "allocation swept on demand");
     cr_assert_lt(swept_mid, c.spans, "allocation did not sweep everything");
 
     // ...and the next mark phase sweeps the rest: each span exactly once.
     gc_mark(NULL);
-    uint64_t swept = AO_load(&gch_stats.spans_swept) - swept_before;
+    uint64_t swept = gch_spans_swept() - swept_before;
     cr_assert_eq(swept, c.unswept, "spans swept %llu, spans that needed it %zu",
                  (unsigned long long)swept, c.unswept);
     gc_sweep();
