@@ -287,6 +287,10 @@ void gch_finish_sweep(void)
         while (todo != NULL) {
             struct mspan *s = todo;
             todo = s->next;
+            if (todo != NULL) { // its lines arrive while s is swept
+                __builtin_prefetch(todo, 1);
+                __builtin_prefetch(&todo->sweepgen, 1);
+            }
             s->next = NULL;
             if (!gch_sweep_try_acquire(s, sg))
                 continue; // owned elsewhere (cannot happen for a set's span)
