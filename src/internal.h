@@ -409,9 +409,10 @@ struct mspan *gch_mcentral_take_unswept(struct mcentral *c, uint32_t sg);
 // Unswept full spans a refill sweeps before it grows instead (Go's
 // spanBudget): in cacheSpan, and on a cache's own list ([C6]).
 #define GCH_SPAN_BUDGET 100
-// Adds a list of unswept spans (sweepgen h-2) to c's unswept full set
-// (walking it to its end): a dying cache's [C6] lists.
-void gch_mcentral_give_unswept(struct mcentral *c, uint32_t sg, struct mspan *list);
+// Adds the list head .. tail of unswept spans (sweepgen h-2; NULL, NULL
+// when empty) to c's unswept full set in O(1): a dying cache's [C6] lists.
+void gch_mcentral_give_unswept(struct mcentral *c, uint32_t sg, struct mspan *head,
+                               struct mspan *tail);
 // Adds lists of swept spans (sweepgen h) to c's swept partial/full sets
 // (walking each list to its end).
 void gch_mcentral_give_swept(struct mcentral *c, uint32_t sg, struct mspan *partial,

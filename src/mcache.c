@@ -303,8 +303,8 @@ void gch_mcache_release_all(struct mcache *c, bool keep)
     // each had gone there when it left the cache.
     for (unsigned i = 0; !keep && i < GCH_NUM_SPAN_CLASSES; i++) {
         if (c->unswept[i] != NULL) {
-            gch_mcentral_give_unswept(&gch_central[gch_mcache_slot_spanclass(i)], sg,
-                                      c->unswept[i]);
+            gch_mcentral_give_unswept(&gch_central[gch_mcache_slot_spanclass(i)], sg, c->unswept[i],
+                                      c->unswept_tail[i]);
             c->unswept[i] = c->unswept_tail[i] = NULL;
         }
         if (c->partial[i] != NULL || c->full[i] != NULL) {

@@ -160,14 +160,15 @@ void gch_mcentral_give_swept_lists(struct mcentral *c, uint32_t sg, struct mspan
     gch_mutex_unlock(&c->lock);
 }
 
-void gch_mcentral_give_unswept(struct mcentral *c, uint32_t sg, struct mspan *list)
+void gch_mcentral_give_unswept(struct mcentral *c, uint32_t sg, struct mspan *head,
+                               struct mspan *tail)
 {
-    if (list == NULL)
+    if (head == NULL)
         return;
     // The full set: cacheSpan takes a span of the unswept partial set as
     // having room, and some of these were full when the cache had them.
     gch_mutex_lock(&c->lock);
-    mcentral_splice(c, &c->full[unswept_index(sg)], list);
+    mcentral_splice_tail(c, &c->full[unswept_index(sg)], head, tail);
     gch_mutex_unlock(&c->lock);
 }
 
