@@ -365,7 +365,7 @@ GCHEAP_API size_t gc_set_limit(size_t bytes);
  * stderr and ignored.
  * Why: marking and sweeping walk the whole heap, a few bytes on each of
  * many 4 KiB pages, which strains the TLB; huge pages made binary-trees and
- * the allocation benchmark about 10% faster (README, Performance).
+ * the allocation benchmark 5-10% faster (bench/NOTES.md, "Huge pages").
  * The costs, why it is off by default: resident memory grows in 2 MiB
  * steps; a page fault may first compact memory (the kernel's defrag
  * setting); pages the scavenger returns split their huge page, and the
