@@ -40,7 +40,10 @@ struct gch_sweep_tally {
 void gch_sweep_tally_flush(struct gch_sweep_tally *t);
 // Tries to take ownership of an unswept span (h-2 -> h-1).
 bool gch_sweep_try_acquire(struct mspan *s, uint32_t sg);
-// Sweeps one unswept span of any class; false when none is left.
+// Sweeps one unswept span for the page heap, which needs pages before it
+// grows: a large span first (a dead one frees its pages at once), then one
+// of the caller's own ([C6]; a partly free one stays the caller's, [C4]),
+// then any mcentral's. False when none is left that the caller may sweep.
 bool gch_sweep_one(void);
 // Sweeps everything left (before a mark phase, or at the end of gc_collect),
 // with every other thread stopped (gch_gc.lock held): the mcentrals'

@@ -588,6 +588,12 @@ void gch_mcache_release_all(struct mcache *c, bool keep);
 // go to c's full list. NULL if none has room among the first
 // GCH_SPAN_BUDGET, or the list is empty. Owner.
 struct mspan *gch_mcache_sweep_own(struct mcache *c, unsigned list);
+// Sweeps one span of c's unswept lists ([C6]) for the page heap, which
+// needs pages: an empty span goes back to the page heap, a partly free or
+// full one stays with c, on its [C4] lists (so the page heap's hunger does
+// not hand c's spans to the mcentrals, where the other threads take
+// them). False if c has no unswept span. Owner.
+bool gch_mcache_reclaim_own(struct mcache *c, uint32_t sg);
 // Pops the first span of c's unswept list ([C6]) and takes it for sweeping
 // (sweepgen h-2 -> h-1, aborting if it is not h-2); NULL if the list is
 // empty. Owner, or STW.

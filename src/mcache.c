@@ -44,6 +44,12 @@
 // runs, medians of 9): each thread marking its own ring and sweeping
 // lazily, 2.26 -> 1.91 CPU seconds (1.26 -> 1.15 s wall); lazy sweeping
 // with one marker, 2.23 -> 2.16; the full sweep and T=1 unchanged.
+// gch_sweep_one sweeps the large spans before the caller's own, and keeps
+// the caller's partly free ones on its lists (gch_mcache_reclaim_own):
+// before, a 64 KiB allocation in that test swept about 50 of its small
+// spans, handing them to the mcentrals, before reaching a dead large one
+// (sweeps for the page heap in a lazy T=2 run: 109,726 -> 3,568; CPU
+// 2.06 -> 1.80 s lazy, 1.80 -> 1.66 with parallel marking).
 //
 // Allocate-black ([S10]): while a mark phase runs, the free slots of every
 // cached span's window are marked in advance, at mark start or when the
@@ -402,6 +408,24 @@ bool gch_mcache_adopt(struct mspan *s)
     else
         mcache_list_append(&c->partial[slot], &c->partial_tail[slot], s);
     return true;
+}
+
+bool gch_mcache_reclaim_own(struct mcache *c, uint32_t sg)
+{
+    for (unsigned i = 0; i < GCH_NUM_SPAN_CLASSES; i++) {
+        struct mspan *s = gch_mcache_pop_unswept(c, i, sg);
+        if (s == NULL)
+            continue;
+        gch_sweep_span(s, true); // swept (sweepgen h), still the caller's
+        if (s->alloc_count == 0)
+            gch_mheap_free(s); // the pages the caller is after
+        else if (s->alloc_count < s->nelems)
+            mcache_list_push(&c->partial[i], &c->partial_tail[i], s); // [C4]
+        else
+            mcache_list_push(&c->full[i], &c->full_tail[i], s);
+        return true;
+    }
+    return false;
 }
 
 struct mspan *gch_mcache_pop_unswept(struct mcache *c, unsigned list, uint32_t sg)

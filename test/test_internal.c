@@ -665,3 +665,50 @@ Test(internal, barrier_log_overflow_makes_the_next_cycle_major)
     cr_assert_eq(st.num_minor_gc, 2, "minor cycles again after the major one");
     verify_or_fail("after the minor cycle");
 }
+
+// sweep.c: the page heap, about to grow, asks gch_sweep_one for pages. It
+// sweeps the large spans first, since a dead one returns its pages at
+// once; then the caller's own unswept spans ([C6]), and a partly free one
+// stays with the caller, on its [C4] partial list, instead of going to the
+// mcentral where another thread would take it.
+Test(internal, page_reclaim_sweeps_large_spans_first_and_keeps_own_spans)
+{
+    enum { N = 3000, SIZE = 48, BIG = 3 };
+    void **keep = calloc(N, sizeof(void *));
+    cr_assert_not_null(keep);
+    for (int i = 0; i < N; i++)
+        cr_assert_not_null(keep[i] = gc_alloc(SIZE, true));
+    void *big[BIG];
+    for (int i = 0; i < BIG; i++)
+        cr_assert_not_null(big[i] = gc_alloc(100000, false));
+    // Every other small object survives, no large one; the sweep is lazy.
+    for (int i = 0; i < N; i += 2)
+        gc_mark(keep[i]);
+    gc_sweep();
+    struct mcache *c = gch_tls_owner;
+    cr_assert_not_null(c);
+    struct mspan *small = gch_span_of((uintptr_t)keep[0]);
+    unsigned list = gch_mcache_slot(small->spanclass);
+    struct mspan *own = c->unswept[list];
+    cr_assert_not_null(own, "the thread's spans are not on its unswept list");
+    uint32_t sg = (uint32_t)AO_load(&gch_mheap.sweepgen);
+
+    for (int k = 0; k < BIG; k++) {
+        cr_assert(gch_sweep_one());
+        cr_assert_eq(c->unswept[list], own,
+                     "sweep %d took one of the thread's small spans "
+                     "before the dead large ones",
+                     k + 1);
+    }
+    for (int i = 0; i < BIG; i++)
+        cr_assert_null(gc_base(big[i]), "dead large object %d still in the heap", i);
+
+    cr_assert_null(c->partial[list]);
+    cr_assert(gch_sweep_one());
+    cr_assert_neq(c->unswept[list], own, "the next sweep did not take the thread's own span");
+    cr_assert_eq(c->partial[list], own, "the swept, half-free span left the thread");
+    cr_assert_eq((uint32_t)AO_load(&own->sweepgen), sg);
+    cr_assert(own->alloc_count > 0 && own->alloc_count < own->nelems);
+    verify_or_fail("after the page heap's sweeps");
+    free(keep);
+}
