@@ -210,10 +210,13 @@ GCHEAP_API void gc_mark_range(const void *lo, const void *hi);
  * empty one, which frees every object except those in each thread's current
  * tiny block (marked whenever a mark phase begins, see THE PROTOCOL).
  * Returns in time that does not depend on the number of objects.
- * The freeing happens as threads allocate afterwards, each thread first in
- * the spans it filled itself (so its memory stays on its core), and the
- * rest when the next mark phase begins; until then, one thread's unswept
- * garbage is not used to spare another thread's allocations a heap growth.
+ * The freeing happens as threads allocate afterwards, each thread in the
+ * spans it filled itself (so its memory stays on its core): those of the
+ * size it needs, and one more of any size at each refill of its cache, so
+ * that a thread that keeps allocating has swept all of its own before the
+ * next collection. What is left is swept when the next mark phase begins;
+ * until then, one thread's unswept garbage is not used to spare another
+ * thread's allocations a heap growth.
  * Threads: one thread, with no other thread allocating or marking. Calling it
  * from a hook aborts. */
 GCHEAP_API void gc_sweep(void);

@@ -38,6 +38,10 @@ struct gch_sweep_tally {
 };
 // Adds *t to gch_stats and zeroes it. Owner of *t, or STW.
 void gch_sweep_tally_flush(struct gch_sweep_tally *t);
+// s, just swept and empty: keeps it for its last cache once ([C4]; see
+// sweep.c) and returns true, or returns false (the caller frees it).
+// STW, or the owner of s->last_cache.
+bool gch_sweep_keep_empty(struct mspan *s);
 // Tries to take ownership of an unswept span (h-2 -> h-1).
 bool gch_sweep_try_acquire(struct mspan *s, uint32_t sg);
 // Sweeps one unswept span for the page heap, which needs pages before it

@@ -518,6 +518,8 @@ struct mcache {
     struct mspan *full_tail[GCH_NUM_SPAN_CLASSES];
     struct mspan *unswept[GCH_NUM_SPAN_CLASSES]; // [C6]
     struct mspan *unswept_tail[GCH_NUM_SPAN_CLASSES];
+    bool sweep_ahead;           // some unswept list may be non-empty; owner
+    unsigned sweep_cursor;      // the list sweep-ahead looks at first; owner
     uintptr_t tiny;             // owner
     uintptr_t tiny_offset;      // owner
     AO_t tiny_allocs;           // allocations inside an existing block; owner
@@ -594,6 +596,14 @@ struct mspan *gch_mcache_sweep_own(struct mcache *c, unsigned list);
 // not hand c's spans to the mcentrals, where the other threads take
 // them). False if c has no unswept span. Owner.
 bool gch_mcache_reclaim_own(struct mcache *c, uint32_t sg);
+// Sweep-ahead: sweeps one span of c's unswept lists ([C6]), of any class,
+// and files it as the full sweep would: partly free on c's partial list,
+// full on its full list, empty kept once or freed (gch_sweep_keep_empty).
+// Each refill calls it, so a thread sweeps its own leftovers as it
+// allocates instead of leaving them to the next mark phase's
+// gch_finish_sweep, where one thread sweeps every thread's, with the world
+// stopped. Owner.
+void gch_mcache_sweep_ahead(struct mcache *c);
 // Pops the first span of c's unswept list ([C6]) and takes it for sweeping
 // (sweepgen h-2 -> h-1, aborting if it is not h-2); NULL if the list is
 // empty. Owner, or STW.

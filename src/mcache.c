@@ -44,6 +44,15 @@
 // runs, medians of 9): each thread marking its own ring and sweeping
 // lazily, 2.26 -> 1.91 CPU seconds (1.26 -> 1.15 s wall); lazy sweeping
 // with one marker, 2.23 -> 2.16; the full sweep and T=1 unchanged.
+// Sweep-ahead: each refill also sweeps one span of the cache's unswept
+// lists, of any class (gch_mcache_sweep_ahead), as Go's proportional
+// sweeping has each allocation pay for some sweeping: a thread that keeps
+// allocating has swept all of its own spans before the next collection,
+// instead of leaving them to gch_finish_sweep at the next mark start,
+// where one thread sweeps every thread's with the world stopped (at alloc
+// T=1, 445 spans per collection, 28% of all sweeping). Host-measured
+// collection time: lazy T=1 8-13% less, T=2 with parallel marking 4% less;
+// CPU within 2% either way (wall 0.92 -> 0.87 s at T=2, median of 9).
 // gch_sweep_one sweeps the large spans before the caller's own, and keeps
 // the caller's partly free ones on its lists (gch_mcache_reclaim_own):
 // before, a 64 KiB allocation in that test swept about 50 of its small
@@ -141,6 +150,8 @@ struct mcache *gch_mcache_get(void)
         c->partial_tail[i] = NULL;
         c->unswept[i] = c->unswept_tail[i] = NULL;
     }
+    c->sweep_ahead = false;
+    c->sweep_cursor = 0;
     c->live = true;
     c->tiny = 0;
     c->tiny_offset = 0;
@@ -301,6 +312,8 @@ void gch_mcache_release_all(struct mcache *c, bool keep)
         }
         c->unswept[i] = head;
         c->unswept_tail[i] = tail;
+        if (head != NULL)
+            c->sweep_ahead = true;
         c->partial[i] = c->partial_tail[i] = NULL;
         c->full[i] = c->full_tail[i] = NULL;
     }
@@ -390,6 +403,8 @@ static bool mcache_refill(struct mcache *c, unsigned slot)
                   s->alloc_count, s->nelems);
     mcache_load_window(s, fi, free, gch_mcache_slot_zeroes(slot));
     mcache_set(c, slot, s);
+    if (c->sweep_ahead)
+        gch_mcache_sweep_ahead(c);
     return true;
 }
 
@@ -408,6 +423,30 @@ bool gch_mcache_adopt(struct mspan *s)
     else
         mcache_list_append(&c->partial[slot], &c->partial_tail[slot], s);
     return true;
+}
+
+void gch_mcache_sweep_ahead(struct mcache *c)
+{
+    uint32_t sg = (uint32_t)AO_load_acquire(&gch_mheap.sweepgen);
+    for (unsigned n = 0; n < GCH_NUM_SPAN_CLASSES; n++) {
+        unsigned i = c->sweep_cursor;
+        struct mspan *s = gch_mcache_pop_unswept(c, i, sg);
+        if (s == NULL) {
+            c->sweep_cursor = (i + 1) % GCH_NUM_SPAN_CLASSES;
+            continue;
+        }
+        gch_sweep_span(s, true); // swept (sweepgen h), still c's
+        if (s->alloc_count == 0) {
+            if (!gch_sweep_keep_empty(s))
+                gch_mheap_free(s);
+        } else if (s->alloc_count < s->nelems) {
+            mcache_list_push(&c->partial[i], &c->partial_tail[i], s); // [C4]
+        } else {
+            mcache_list_push(&c->full[i], &c->full_tail[i], s);
+        }
+        return;
+    }
+    c->sweep_ahead = false; // every list is empty
 }
 
 bool gch_mcache_reclaim_own(struct mcache *c, uint32_t sg)

@@ -247,7 +247,7 @@ bool gch_sweep_one(void)
 // ([C4]) unless it was kept last time and never cached since, it holds a
 // large object, a collection for the memory limit runs, or its cache is
 // gone. Returns true if kept.
-static bool sweep_keep_empty(struct mspan *s)
+bool gch_sweep_keep_empty(struct mspan *s)
 {
     GCH_ASSERT1(s->alloc_count == 0);
     if (s->kept_empty || gch_spanclass_sizeclass(s->spanclass) == 0 ||
@@ -293,7 +293,7 @@ void gch_finish_sweep(void)
                 continue; // owned elsewhere (cannot happen for a set's span)
             sweep_span(s, true, &tally);
             if (s->alloc_count == 0) {
-                if (!sweep_keep_empty(s))
+                if (!gch_sweep_keep_empty(s))
                     gch_mheap_free(s);
             } else if (s->alloc_count < s->nelems) {
                 // Back to the thread that filled it, if it has one ([C4]).

@@ -712,3 +712,56 @@ Test(internal, page_reclaim_sweeps_large_spans_first_and_keeps_own_spans)
     verify_or_fail("after the page heap's sweeps");
     free(keep);
 }
+
+static size_t list_length(const struct mspan *s)
+{
+    size_t n = 0;
+    for (; s != NULL; s = s->next)
+        n++;
+    return n;
+}
+
+// mcache.c: sweep-ahead. After a lazy gc_sweep, each refill also sweeps
+// one span of the thread's unswept lists, of any class, and keeps it
+// ([C4]); so a thread that allocates enough sweeps all its own spans
+// before the next mark phase, and gch_finish_sweep, which runs with the
+// world stopped, finds none of them.
+Test(internal, refills_sweep_the_threads_other_classes_ahead)
+{
+    enum { N = 4000, SMALL = 48, OTHER = 256 };
+    void **keep = calloc(2 * N, sizeof(void *));
+    cr_assert_not_null(keep);
+    for (int i = 0; i < N; i++) {
+        cr_assert_not_null(keep[2 * i] = gc_alloc(SMALL, true));
+        cr_assert_not_null(keep[2 * i + 1] = gc_alloc(OTHER, true));
+    }
+    for (int i = 0; i < 2 * N; i += 4) { // half of each class survives
+        gc_mark(keep[i]);
+        gc_mark(keep[i + 1]);
+    }
+    gc_sweep();
+    struct mcache *c = gch_tls_owner;
+    unsigned other = gch_mcache_slot(gch_span_of((uintptr_t)keep[1])->spanclass);
+    size_t before = list_length(c->unswept[other]);
+    cr_assert_gt(before, 2, "the thread's 256-byte spans are not on its unswept list");
+    cr_assert(c->sweep_ahead);
+
+    // Allocate 48-byte objects only: their refills sweep the 256-byte spans too.
+    int i = 0;
+    while (c->unswept[other] != NULL && i < 1000000) {
+        cr_assert_not_null(gc_alloc(SMALL, true));
+        i++;
+    }
+    cr_assert_null(c->unswept[other], "the 256-byte spans were not swept ahead");
+    cr_assert_eq(list_length(c->partial[other]), before,
+                 "the half-free spans swept ahead did not stay with the thread");
+    while (c->sweep_ahead && i < 2000000) {
+        cr_assert_not_null(gc_alloc(SMALL, true));
+        i++;
+    }
+    cr_assert_not(c->sweep_ahead, "unswept spans left after %d allocations", i);
+    for (unsigned k = 0; k < GCH_NUM_SPAN_CLASSES; k++)
+        cr_assert_null(c->unswept[k]);
+    verify_or_fail("after sweeping ahead");
+    free(keep);
+}
