@@ -78,6 +78,7 @@
 // Heap arenas of 64 MiB (Go's heapArenaBytes on 64-bit Linux) are indexed by
 // a two-level map: 10 + 12 bits of arena number cover the 48-bit space.
 #define GCH_ADDR_BITS       48
+#define GCH_CACHE_LINE      64 // bytes; x86-64 and most ARMv8 cores
 #define GCH_ARENA_SHIFT     26
 #define GCH_ARENA_BYTES     ((uintptr_t)1 << GCH_ARENA_SHIFT)
 #define GCH_PAGES_PER_ARENA (GCH_ARENA_BYTES >> GCH_PAGE_SHIFT)

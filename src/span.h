@@ -50,9 +50,16 @@ enum mspan_state {
 //   [S7] every page of an in-use span maps to it in its arena's span map
 //   [S8] large spans: spanclass >> 1 == 0, nelems == 1,
 //        elemsize == npages * GCH_PAGE_SIZE
+// Cache-line aligned (128 bytes, not 120): packed, a line held the end of
+// one span and the start of the next, often two threads' spans, and a
+// marker reading its own spans' lines fetched them from the core whose
+// thread had last allocated from the neighbour: at alloc T=2 with parallel
+// marking, 23% fewer samples in the span lookup, 5% less CPU (medians of
+// 9, interleaved); T=1 unchanged.
 struct mspan {
-    struct mspan *next;        // link in one mcentral set, an mcache's partial set
-                               // ([C4]) or the free list; protected by that list's lock
+    // Link in one mcentral set, an mcache's partial set ([C4]) or the free
+    // list; protected by that list's lock.
+    _Alignas(GCH_CACHE_LINE) struct mspan *next;
     struct mcache *last_cache; // the cache that held it last; set when cached
 
     uintptr_t base;    // immutable while in use
