@@ -450,8 +450,12 @@ void gch_mcentral_give_swept_lists(struct mcentral *c, uint32_t sg, struct mspan
 //        thread stopped) hands each partly free span back to the cache
 //        that filled it, so a thread refills from its own spans without a
 //        lock and without sharing cache lines with another thread's new
-//        objects. The owner pops; gch_mcache_release_all returns the lists
-//        to the mcentrals, so they are empty at every sweepgen flip.
+//        objects; the cache's own sweeps put theirs here too (sweep-ahead,
+//        the page heap's reclaim), and so does a flush for a cached span
+//        it lets go with a free slot. The owner pops;
+//        gch_mcache_release_all moves the lists to the unswept lists
+//        ([C6]) at the end of a mark phase, or to the mcentrals when the
+//        cache dies, so they are empty at every sweepgen flip.
 //        A span the full sweep leaves empty goes on this list too, once:
 //        kept_empty is set until a cache caches it, and a kept span that
 //        comes back empty to the next full sweep with kept_empty still set

@@ -274,11 +274,21 @@ static AO_t mcache_uncache(struct mcache *c, struct mspan *s)
     // once returned.
     AO_t refund = (AO_t)(s->nelems - s->alloc_count) * s->elemsize;
     uint32_t sg = (uint32_t)AO_load_acquire(&gch_mheap.sweepgen);
-    if (s->alloc_count == s->nelems && (uint32_t)AO_load(&s->sweepgen) == sg + 3) {
-        // Full and swept this cycle: to the cache's full list ([C4]).
+    if ((uint32_t)AO_load(&s->sweepgen) == sg + 3) {
+        // Swept this cycle: it stays the cache's ([C4]), full or not. (The
+        // partly used spans a flush uncaches at the end of a mark phase
+        // used to go to the mcentral, where the next mark start's full
+        // sweep, or another thread's refill, took them: with two threads,
+        // some 70 spans per thread per cycle swept on the other core, their
+        // fresh mark bits carved from that core's run.)
         AO_store_release(&s->sweepgen, (AO_t)sg);
         unsigned slot = gch_mcache_slot(s->spanclass);
-        mcache_list_push(&c->full[slot], &c->full_tail[slot], s);
+        if (s->alloc_count == s->nelems)
+            mcache_list_push(&c->full[slot], &c->full_tail[slot], s);
+        else if (s->alloc_count != 0)
+            mcache_list_push(&c->partial[slot], &c->partial_tail[slot], s);
+        else // empty: after the partly free ones, as gch_mcache_adopt
+            mcache_list_append(&c->partial[slot], &c->partial_tail[slot], s);
         return refund;
     }
     gch_mcentral_uncache_span(&gch_central[s->spanclass], s);

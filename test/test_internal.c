@@ -765,3 +765,30 @@ Test(internal, refills_sweep_the_threads_other_classes_ahead)
     verify_or_fail("after sweeping ahead");
     free(keep);
 }
+
+// mcache.c: the span a thread is allocating from when a mark phase ends
+// stays the thread's ([C4], then [C6]), though partly used: it does not go
+// to the mcentral, where the next mark start's full sweep or another
+// thread's refill would take it.
+Test(internal, the_cached_span_stays_with_its_thread_at_the_end_of_a_mark_phase)
+{
+    void *p[10];
+    for (int i = 0; i < 10; i++)
+        cr_assert_not_null(p[i] = gc_alloc(96, true));
+    struct mspan *s = gch_span_of((uintptr_t)p[0]);
+    struct mcache *c = gch_tls_owner;
+    unsigned list = gch_mcache_slot(s->spanclass);
+    cr_assert_eq((struct mspan *)c->alloc[list], s, "the objects' span is not the cached one");
+    cr_assert_lt(s->nelems, 1000);
+    cr_assert_gt(s->nelems, 10, "the span is not partly used");
+    gc_mark(p[3]);
+    gc_sweep();
+    bool own = false;
+    for (struct mspan *q = c->unswept[list]; q != NULL; q = q->next)
+        own |= q == s;
+    cr_assert(own, "the partly used span left the thread at the end of the mark phase");
+    void *q = gc_alloc(96, true);
+    cr_assert_eq(gch_span_of((uintptr_t)q), s, "the next allocation did not come from it");
+    cr_assert(gc_base(p[3]) == p[3]);
+    verify_or_fail("after the refill");
+}
