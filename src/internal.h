@@ -616,12 +616,17 @@ struct mspan *gch_mcache_pop_unswept(struct mcache *c, unsigned list, uint32_t s
 // Mark start (STW): marks the tiny block and opens allocate-black windows
 // on every cached span of every cache.
 void gch_mcache_begin_mark_all(void);
-// Sum of allocations that gch_stats does not count yet: those made from
-// cached spans, and those the caches counted (flushed_*) but have not
-// added to gch_stats; and the caches' sweep tallies, added to *swept.
-// Caller holds gch_gc.lock.
-void gch_mcache_inflight(uint64_t *bytes, uint64_t *objects, uint64_t *tiny,
-                         uint64_t by_class[GCH_NUM_SIZE_CLASSES], struct gch_sweep_tally *swept);
+// What the caches hold that gch_stats does not count yet: the allocations
+// made from cached spans, those the caches counted (flushed_*) but have not
+// added, and their sweep tallies.
+struct gch_inflight {
+    uint64_t bytes;                          // allocated
+    uint64_t tiny;                           // allocations inside tiny blocks
+    uint64_t by_class[GCH_NUM_SIZE_CLASSES]; // objects allocated, by class
+    struct gch_sweep_tally swept;            // freed by lazy sweeps
+};
+// Sums it over every live cache into *out. Caller holds gch_gc.lock.
+void gch_mcache_inflight(struct gch_inflight *out);
 
 // ---------------------------------------------------------------- malloc.c
 

@@ -72,10 +72,9 @@ bool gch_mark_slot(struct mspan *s, uint32_t idx)
 
 static uint64_t mark_heap_alloc_now(void)
 {
-    uint64_t bytes, objects, tiny, by_class[GCH_NUM_SIZE_CLASSES] = {0};
-    struct gch_sweep_tally swept = {.bytes = 0};
-    gch_mcache_inflight(&bytes, &objects, &tiny, by_class, &swept);
-    return AO_load(&gch_stats.heap_alloc) + bytes - swept.bytes;
+    struct gch_inflight f;
+    gch_mcache_inflight(&f);
+    return AO_load(&gch_stats.heap_alloc) + f.bytes - f.swept.bytes;
 }
 
 static void mark_verify(const char *when)

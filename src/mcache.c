@@ -610,22 +610,18 @@ void gch_mcache_begin_mark_all(void)
     }
 }
 
-void gch_mcache_inflight(uint64_t *bytes, uint64_t *objects, uint64_t *tiny,
-                         uint64_t by_class[GCH_NUM_SIZE_CLASSES], struct gch_sweep_tally *swept)
+void gch_mcache_inflight(struct gch_inflight *out)
 {
-    *bytes = *objects = *tiny = 0;
+    memset(out, 0, sizeof *out);
     for (struct mcache *c = gch_gc.mcaches; c != NULL; c = c->next) {
-        for (int i = 0; i < GCH_NUM_SIZE_CLASSES; i++)
-            swept->frees[i] += AO_load(&c->swept.frees[i]);
-        swept->bytes += AO_load(&c->swept.bytes);
-        swept->spans += AO_load(&c->swept.spans);
-        *tiny += AO_load(&c->tiny_allocs);
-        *bytes += AO_load(&c->flushed_bytes);
         for (int i = 0; i < GCH_NUM_SIZE_CLASSES; i++) {
-            AO_t n = AO_load(&c->flushed_mallocs[i]);
-            *objects += n;
-            by_class[i] += n;
+            out->by_class[i] += AO_load(&c->flushed_mallocs[i]);
+            out->swept.frees[i] += AO_load(&c->swept.frees[i]);
         }
+        out->swept.bytes += AO_load(&c->swept.bytes);
+        out->swept.spans += AO_load(&c->swept.spans);
+        out->tiny += AO_load(&c->tiny_allocs);
+        out->bytes += AO_load(&c->flushed_bytes);
         for (int i = 0; i < GCH_MCACHE_SLOTS; i++) {
             struct mspan *s = (struct mspan *)AO_load(&c->alloc[i]);
             if (s == &gch_empty_span)
@@ -635,9 +631,8 @@ void gch_mcache_inflight(uint64_t *bytes, uint64_t *objects, uint64_t *tiny,
             int64_t u = (int64_t)s->nelems - gch_span_count_free(s) -
                         (int64_t)AO_int_load(&s->alloc_count_cached);
             uint64_t used = u > 0 ? (uint64_t)u : 0;
-            *bytes += used * s->elemsize;
-            *objects += used;
-            by_class[gch_spanclass_sizeclass(s->spanclass)] += used;
+            out->bytes += used * s->elemsize;
+            out->by_class[gch_spanclass_sizeclass(s->spanclass)] += used;
         }
     }
 }

@@ -17,15 +17,20 @@
 
 struct gch_stats gch_stats;
 
+// The caches' part of the statistics (gch_mcache_inflight), under the
+// lock that keeps the list of caches still.
+static void stats_inflight(struct gch_inflight *out)
+{
+    pthread_mutex_lock(&gch_gc.lock);
+    gch_mcache_inflight(out);
+    pthread_mutex_unlock(&gch_gc.lock);
+}
+
 uint64_t gch_spans_swept(void)
 {
-    uint64_t bytes, objects, tiny;
-    uint64_t by_class[GCH_NUM_SIZE_CLASSES] = {0};
-    struct gch_sweep_tally swept = {.bytes = 0};
-    pthread_mutex_lock(&gch_gc.lock);
-    gch_mcache_inflight(&bytes, &objects, &tiny, by_class, &swept);
-    pthread_mutex_unlock(&gch_gc.lock);
-    return AO_load(&gch_stats.spans_swept) + swept.spans;
+    struct gch_inflight f;
+    stats_inflight(&f);
+    return AO_load(&gch_stats.spans_swept) + f.swept.spans;
 }
 
 uint64_t gch_nanotime(void)
@@ -41,20 +46,16 @@ void gc_get_stats(gc_stats *out)
         return;
     gch_init();
     memset(out, 0, sizeof *out);
-    uint64_t bytes, objects, tiny;
-    uint64_t by_class[GCH_NUM_SIZE_CLASSES] = {0};
-    struct gch_sweep_tally swept = {.bytes = 0};
-    pthread_mutex_lock(&gch_gc.lock);
-    gch_mcache_inflight(&bytes, &objects, &tiny, by_class, &swept);
-    pthread_mutex_unlock(&gch_gc.lock);
-    tiny += AO_load(&gch_stats.tiny_allocs);
+    struct gch_inflight f;
+    stats_inflight(&f);
+    uint64_t tiny = f.tiny + AO_load(&gch_stats.tiny_allocs);
 
     uint64_t mallocs = 0, frees = 0;
     for (int i = 0; i < GCH_NUM_SIZE_CLASSES; i++) {
         gc_class_stats *b = &out->by_size[i];
         b->size = gch_class_to_size[i];
-        b->mallocs = AO_load(&gch_stats.mallocs[i]) + by_class[i];
-        b->frees = AO_load(&gch_stats.frees[i]) + swept.frees[i];
+        b->mallocs = AO_load(&gch_stats.mallocs[i]) + f.by_class[i];
+        b->frees = AO_load(&gch_stats.frees[i]) + f.swept.frees[i];
         mallocs += b->mallocs;
         frees += b->frees;
     }
@@ -62,8 +63,8 @@ void gc_get_stats(gc_stats *out)
     out->frees = frees + tiny;
     out->heap_objects = out->mallocs - out->frees;
     out->tiny_allocs = tiny;
-    out->heap_alloc = AO_load(&gch_stats.heap_alloc) + bytes - swept.bytes;
-    out->total_alloc = AO_load(&gch_stats.total_alloc) + bytes;
+    out->heap_alloc = AO_load(&gch_stats.heap_alloc) + f.bytes - f.swept.bytes;
+    out->total_alloc = AO_load(&gch_stats.total_alloc) + f.bytes;
     out->heap_sys = AO_load(&gch_stats.heap_sys);
     out->heap_released = AO_load(&gch_stats.heap_released);
     out->heap_inuse = AO_load(&gch_stats.heap_inuse);
