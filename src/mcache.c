@@ -435,6 +435,21 @@ bool gch_mcache_adopt(struct mspan *s)
     return true;
 }
 
+// Files s, just swept by c's owner from c's unswept list i: on c's partial
+// list with a free slot, on its full list without ([C4]); empty, kept once
+// if keep_empty (gch_sweep_keep_empty), else freed to the page heap.
+static void mcache_file_swept(struct mcache *c, unsigned i, struct mspan *s, bool keep_empty)
+{
+    if (s->alloc_count == 0) {
+        if (!keep_empty || !gch_sweep_keep_empty(s))
+            gch_mheap_free(s);
+    } else if (s->alloc_count < s->nelems) {
+        mcache_list_push(&c->partial[i], &c->partial_tail[i], s);
+    } else {
+        mcache_list_push(&c->full[i], &c->full_tail[i], s);
+    }
+}
+
 void gch_mcache_sweep_ahead(struct mcache *c)
 {
     uint32_t sg = (uint32_t)AO_load_acquire(&gch_mheap.sweepgen);
@@ -446,14 +461,7 @@ void gch_mcache_sweep_ahead(struct mcache *c)
             continue;
         }
         gch_sweep_span(s, true); // swept (sweepgen h), still c's
-        if (s->alloc_count == 0) {
-            if (!gch_sweep_keep_empty(s))
-                gch_mheap_free(s);
-        } else if (s->alloc_count < s->nelems) {
-            mcache_list_push(&c->partial[i], &c->partial_tail[i], s); // [C4]
-        } else {
-            mcache_list_push(&c->full[i], &c->full_tail[i], s);
-        }
+        mcache_file_swept(c, i, s, true);
         return;
     }
     c->sweep_ahead = false; // every list is empty
@@ -465,13 +473,8 @@ bool gch_mcache_reclaim_own(struct mcache *c, uint32_t sg)
         struct mspan *s = gch_mcache_pop_unswept(c, i, sg);
         if (s == NULL)
             continue;
-        gch_sweep_span(s, true); // swept (sweepgen h), still the caller's
-        if (s->alloc_count == 0)
-            gch_mheap_free(s); // the pages the caller is after
-        else if (s->alloc_count < s->nelems)
-            mcache_list_push(&c->partial[i], &c->partial_tail[i], s); // [C4]
-        else
-            mcache_list_push(&c->full[i], &c->full_tail[i], s);
+        gch_sweep_span(s, true);           // swept (sweepgen h), still the caller's
+        mcache_file_swept(c, i, s, false); // an empty one: the pages wanted
         return true;
     }
     return false;
@@ -487,8 +490,8 @@ struct mspan *gch_mcache_pop_unswept(struct mcache *c, unsigned list, uint32_t s
     if (next == NULL) {
         c->unswept_tail[list] = NULL;
     } else {
-        // The next pop's lines: its link, and its sweepgen, which the
-        // pop's CAS writes (the struct is not line-aligned).
+        // The next pop's two lines: its link (the first) and its
+        // sweepgen (the second), which the pop writes.
         __builtin_prefetch(next, 1);
         __builtin_prefetch(&next->sweepgen, 1);
     }
