@@ -523,7 +523,8 @@ struct mcache {
     struct mspan *full_tail[GCH_NUM_SPAN_CLASSES];
     struct mspan *unswept[GCH_NUM_SPAN_CLASSES]; // [C6]
     struct mspan *unswept_tail[GCH_NUM_SPAN_CLASSES];
-    bool sweep_ahead;           // some unswept list may be non-empty; owner
+    bool sweep_ahead;           // set whenever an unswept list is non-empty
+                                // ([C6]; verify.c checks it); owner
     unsigned sweep_cursor;      // the list sweep-ahead looks at first; owner
     uintptr_t tiny;             // owner
     uintptr_t tiny_offset;      // owner

@@ -239,7 +239,11 @@ bool gch_heap_verify(char *why, size_t whylen)
         for (unsigned i = 0; i < GCH_NUM_SPAN_CLASSES && v.ok; i++) {
             placed += verify_cache_list(&v, c, i, c->partial[i], c->partial_tail[i], false);
             placed += verify_cache_list(&v, c, i, c->full[i], c->full_tail[i], true);
-            placed += verify_unswept_list(&v, c, i);
+            size_t unswept = verify_unswept_list(&v, c, i);
+            if (v.ok && unswept != 0 && !c->sweep_ahead)
+                verify_fail(&v, "[C6] unswept list %u of a cache is not empty, sweep_ahead is off",
+                            i);
+            placed += unswept;
         }
         for (unsigned i = 0; i < GCH_DIRECT_SIZES && v.ok; i++) {
             unsigned cls = gch_size_to_class8[i + 1];
