@@ -336,9 +336,11 @@ extern struct mheap gch_mheap;
 
 // Allocates a span of npages for span class spc and initialises its
 // bitmaps and page map. Sweeps unswept spans before growing the heap.
+// zero (large spans only): the caller clears the span if needzero, so
+// every page of it is about to be written; see mheap.c, "Populating".
 // Returns NULL with errno = ENOMEM on failure. Caller must hold no lock
 // above mcentral.
-struct mspan *gch_mheap_alloc(size_t npages, uint8_t spc);
+struct mspan *gch_mheap_alloc(size_t npages, uint8_t spc, bool zero);
 // Returns s's pages to the page heap and s to the free list.
 void gch_mheap_free(struct mspan *s);
 // The arena holding address p, or NULL. Lock-free; p may be any value.

@@ -285,7 +285,7 @@ static GCH_NOINLINE void *malloc_large(size_t size, bool noscan, bool zero)
     size_t bytes = npages << GCH_PAGE_SHIFT;
     gch_maybe_collect(bytes);
     uint8_t spc = gch_spanclass(0, noscan);
-    struct mspan *s = gch_mheap_alloc(npages, spc);
+    struct mspan *s = gch_mheap_alloc(npages, spc, zero);
     if (s == NULL)
         return NULL;
     gch_span_set_window(s, 1, 0); // [S3]: the one slot is below freeindex

@@ -230,7 +230,7 @@ static GCH_NOINLINE struct mspan *mcentral_cache_slow(struct mcentral *c, uint32
     // Grow: a fresh span from the page heap. Growing may collect (at the
     // memory limit), which advances sweepgen: read it again.
     unsigned cls = gch_spanclass_sizeclass(c->spanclass);
-    s = gch_mheap_alloc(gch_class_to_npages[cls], c->spanclass);
+    s = gch_mheap_alloc(gch_class_to_npages[cls], c->spanclass, true);
     if (s == NULL)
         return NULL;
     return mcentral_have_span(s, (uint32_t)AO_load_acquire(&gch_mheap.sweepgen));

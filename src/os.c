@@ -114,6 +114,37 @@ void gch_os_release(void *p, size_t size)
     (void)madvise(p, size, MADV_DONTNEED);
 }
 
+// MADV_POPULATE_WRITE is Linux 5.14's; older headers lack the name, and
+// older kernels refuse the value with EINVAL, after which no call is made.
+#if defined(__linux__) && !defined(MADV_POPULATE_WRITE)
+#define MADV_POPULATE_WRITE 23
+#endif
+static AO_t os_populate_off; // set once the kernel refused the advice
+static AO_t os_populated;    // bytes populated, for tests
+
+size_t gch_os_populated(void)
+{
+    return (size_t)AO_load(&os_populated);
+}
+
+void gch_os_populate(void *p, size_t size)
+{
+#ifdef MADV_POPULATE_WRITE
+    if (AO_load(&os_populate_off) != 0)
+        return;
+    int saved = errno;
+    // EINVAL: a kernel older than the advice. Other errors (ENOMEM, a
+    // poisoned page) leave the rest of the range to fault in as usual.
+    if (madvise(p, size, MADV_POPULATE_WRITE) == 0)
+        (void)AO_fetch_and_add(&os_populated, (AO_t)size);
+    else if (errno == EINVAL)
+        AO_store(&os_populate_off, 1);
+    errno = saved;
+#else
+    (void)p, (void)size;
+#endif
+}
+
 bool gch_os_hugepages(void *p, size_t size, bool on)
 {
 #if defined(MADV_HUGEPAGE) && defined(MADV_NOHUGEPAGE)

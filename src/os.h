@@ -38,6 +38,15 @@ bool gch_os_commit(void *p, size_t size);
 // committed and reads as zero afterwards (MADV_DONTNEED).
 void gch_os_release(void *p, size_t size);
 
+// Has the kernel back the committed range [p, p+size) with memory now, in
+// one call, rather than a page fault per page at first touch
+// (MADV_POPULATE_WRITE). A hint: does nothing where unsupported, and a
+// failure leaves the pages to fault in as usual. Keeps errno.
+// gch_os_populated (tests): the bytes populated since start (0 where the
+// kernel has no such advice).
+void gch_os_populate(void *p, size_t size);
+size_t gch_os_populated(void);
+
 // Returns [p, p+size) to the inaccessible reserved state.
 void gch_os_decommit(void *p, size_t size);
 
