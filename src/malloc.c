@@ -48,7 +48,8 @@
 //                    (sweeping unswept ones if needed)
 //        mcentral    grow: a new span from mheap
 //        mheap       pages from the page allocator; sweep before growing;
-//                    grow by a chunk, a new arena if needed
+//                    grow by a chunk, a new arena if needed; pages not yet
+//                    backed by memory are populated in one call (mheap.c)
 //     size > 32768               -> large: its own span straight from mheap
 //                                   (span class 0/1), page aligned
 //
