@@ -116,6 +116,7 @@ void gch_os_release(void *p, size_t size)
 
 // MADV_POPULATE_WRITE is Linux 5.14's; older headers lack the name, and
 // older kernels refuse the value with EINVAL, after which no call is made.
+// Where madvise is not Linux's, gch_os_populate does nothing.
 #if defined(__linux__) && !defined(MADV_POPULATE_WRITE)
 #define MADV_POPULATE_WRITE 23
 #endif
@@ -133,11 +134,13 @@ void gch_os_populate(void *p, size_t size)
     if (AO_load(&os_populate_off) != 0)
         return;
     int saved = errno;
-    // EINVAL: a kernel older than the advice. Other errors (ENOMEM, a
-    // poisoned page) leave the rest of the range to fault in as usual.
+    // EINVAL: a kernel older than the advice; ENOSYS or EPERM: a sandbox
+    // that refuses it. Those would refuse every call: stop asking. Other
+    // errors (ENOMEM, EAGAIN, EINTR, a poisoned page) concern this range
+    // or this moment, and leave its pages to fault in as usual.
     if (madvise(p, size, MADV_POPULATE_WRITE) == 0)
         (void)AO_fetch_and_add(&os_populated, (AO_t)size);
-    else if (errno == EINVAL)
+    else if (errno == EINVAL || errno == ENOSYS || errno == EPERM)
         AO_store(&os_populate_off, 1);
     errno = saved;
 #else

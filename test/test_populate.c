@@ -76,6 +76,10 @@ static void collect_and_release_all(void)
 
 static void setup(void)
 {
+    // Residency is counted in 4 KiB pages: no transparent huge page may
+    // back a range at its first touch, or fill one in later (khugepaged),
+    // whatever the system's THP setting.
+    gc_set_hugepages(false);
     gc_set_roots(keep_roots, NULL);
     gc_set_gogc(-1); // collections only where a test asks
 }
