@@ -41,9 +41,10 @@
 // never touch most of it, so it keeps faulting page by page: a 1 GiB array
 // written sparsely costs what it uses. Measured on the bench machine (a
 // VM): a fault costs 10 us a page, populating 2 us; binary-trees 19 took
-// 11,832 faults before, 567 after, and 4% less CPU; alloc T=1 5,102 and
-// 1,518, 3.6% less. The resident set is the same once the span is used;
-// only the span being filled is resident a little earlier.
+// 11,832 faults before, 567 after, and 2.5-4% less CPU; alloc T=1 5,102
+// and 1,488, 2-3.5% less (bench/NOTES.md). The resident set is the same
+// once the span is used; only the span being filled is resident a little
+// earlier.
 //
 // Locking: mheap.lock (a struct gch_mutex, see internal.h) protects the page
 // allocator, the page cache, the span free list and the arena list. Span
