@@ -99,6 +99,13 @@
  *                   once instead of stale but plausible data.
  *       verify=1    check the whole heap's invariants at every phase
  *                   boundary (slow; for debugging hosts and gcheap).
+ *       populate=0  let the pages of new spans fault in one by one as they
+ *                   are first written. By default gcheap has the kernel
+ *                   back a new span's unused pages in one call (Linux 5.14
+ *                   MADV_POPULATE_WRITE) when all of them are about to be
+ *                   written: spans of small objects, and large objects it
+ *                   clears. Resident memory is the same once the span is
+ *                   used; populate=0 is there to compare.
  */
 #ifndef GCHEAP_H
 #define GCHEAP_H

@@ -638,6 +638,7 @@ struct gch_debug {
     bool gctrace;
     bool poison;
     bool verify;
+    bool nopopulate; // populate=0 (mheap.c, "Populating")
 };
 extern struct gch_debug gch_debug;
 #define GCH_POISON_BYTE 0xDB

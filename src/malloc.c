@@ -124,6 +124,8 @@ static void malloc_parse_debug(const char *env)
             gch_debug.poison = on;
         else if (klen == 6 && memcmp(env, "verify", 6) == 0)
             gch_debug.verify = on;
+        else if (klen == 8 && memcmp(env, "populate", 8) == 0)
+            gch_debug.nopopulate = !on;
         else if (klen > 0)
             fprintf(stderr, "gcheap: ignoring unknown GCHEAP_DEBUG setting '%.*s'\n", (int)klen,
                     env);

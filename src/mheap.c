@@ -44,7 +44,7 @@
 // 11,832 faults before, 567 after, and 2.5-4% less CPU; alloc T=1 5,102
 // and 1,488, 2-3.5% less (bench/NOTES.md). The resident set is the same
 // once the span is used; only the span being filled is resident a little
-// earlier.
+// earlier. GCHEAP_DEBUG=populate=0 turns it off, to compare.
 //
 // Locking: mheap.lock (a struct gch_mutex, see internal.h) protects the page
 // allocator, the page cache, the span free list and the arena list. Span
@@ -413,7 +413,7 @@ struct mspan *gch_mheap_alloc(size_t npages, uint8_t spc, bool zero)
     gch_mutex_unlock(&h->lock);
     // Populating: below. Outside the lock, which the kernel's work on the
     // pages would lengthen for every other thread's refill.
-    if ((fresh || scavenged != 0) && (cls != 0 || (zero && s->needzero)))
+    if ((fresh || scavenged != 0) && (cls != 0 || (zero && s->needzero)) && !gch_debug.nopopulate)
         gch_os_populate((void *)base, npages << GCH_PAGE_SHIFT);
     gch_check_noaccess(base, npages << GCH_PAGE_SHIFT);
     gch_atomic_add(&gch_stats.heap_inuse, npages << GCH_PAGE_SHIFT);

@@ -6,7 +6,8 @@
 // by page, so that the host pays only for what it touches. Residency is
 // read with mincore(2); the tests skip where the kernel has no
 // MADV_POPULATE_WRITE (Linux < 5.14), after checking that gcheap then
-// populates nothing and still allocates.
+// populates nothing and still allocates. GCHEAP_DEBUG=populate=0 turns it
+// off.
 #include "whitebox.h"
 
 #ifndef MADV_POPULATE_WRITE
@@ -109,6 +110,27 @@ Test(populate, a_small_objects_span_on_fresh_pages_is_resident_when_made, .init 
     CHECK_EQ(resident_pages((void *)s->base, bytes), os_pages(bytes),
              "resident pages of the %zu-byte span", bytes);
     CHECK_CMP(gch_os_populated() - before, >=, bytes, "bytes populated");
+}
+
+// GCHEAP_DEBUG=populate=0: the span faults in as it is written.
+static void setup_off(void)
+{
+    setenv("GCHEAP_DEBUG", "populate=0", 1); // read at the first call
+    setup();
+}
+
+Test(populate, populate_0_in_gcheap_debug_turns_it_off, .init = setup_off)
+{
+    skip_unless_populating();
+    char *p = gc_alloc(48, true);
+    CHECK(p != NULL, "gc_alloc(48)");
+    size_t bytes;
+    struct mspan *s = span_of(p, &bytes);
+    CHECK(!s->needzero, "the first span of the heap is on fresh pages");
+    CHECK_EQ(resident_pages((void *)s->base, bytes), 0u, "resident pages of the untouched span");
+    CHECK_EQ(gch_os_populated(), 0u, "bytes populated with populate=0");
+    memset(p, 1, 48);
+    CHECK_EQ(resident_pages((void *)s->base, bytes), 1u, "resident pages after writing the object");
 }
 
 Test(populate, a_large_object_on_fresh_pages_is_left_to_fault, .init = setup)
