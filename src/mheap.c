@@ -42,7 +42,7 @@
 // written sparsely costs what it uses. Measured on the bench machine (a
 // VM): a fault costs 10 us a page, populating 2 us; binary-trees 19 took
 // 11,832 faults before, 567 after, and 2.5-4% less CPU; alloc T=1 5,102
-// and 1,488, 2-3.5% less (bench/NOTES.md). The resident set is the same
+// and 1,488, 2-4% less (bench/NOTES.md). The resident set is the same
 // once the span is used; only the span being filled is resident a little
 // earlier. GCHEAP_DEBUG=populate=0 turns it off, to compare.
 //
