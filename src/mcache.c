@@ -203,7 +203,7 @@ static GCH_NOINLINE void mcache_blacken(struct mspan *s, uint32_t fi, uint64_t f
     if (free == 0)
         return;
     AO_or(&s->gcmark_bits[fi / 64], (AO_t)free);
-    gch_atomic_add(&gch_gc.marked_bytes, (AO_t)__builtin_popcountll(free) * s->elemsize);
+    gch_atomic_add(&gch_gc.marked_bytes, (AO_t)gch_popcount64(free) * s->elemsize);
 }
 
 // Publishes window (fi, free) of the cached span s: zeroed if need be,
@@ -262,7 +262,7 @@ static AO_t mcache_uncache(struct mcache *c, struct mspan *s)
         s->window_black = false;
         if (left != 0) {
             AO_and(&s->gcmark_bits[s->freeindex / 64], ~(AO_t)left);
-            gch_atomic_add(&gch_gc.marked_bytes, -(AO_t)__builtin_popcountll(left) * s->elemsize);
+            gch_atomic_add(&gch_gc.marked_bytes, -(AO_t)gch_popcount64(left) * s->elemsize);
         }
     }
     AO_int_store(&s->alloc_count, s->nelems - gch_span_count_free(s));

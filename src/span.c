@@ -65,9 +65,8 @@ uint32_t gch_span_count_free(struct mspan *s)
 {
     uint32_t n = s->nelems;
     uint32_t fi = AO_int_load_acquire(&s->freeindex);
-    uint32_t free = (uint32_t)__builtin_popcountll(AO_load_acquire(&s->alloc_cache));
+    uint32_t free = (uint32_t)gch_popcount64(AO_load_acquire(&s->alloc_cache));
     for (uint32_t w = fi / 64 + 1; w * 64 < n; w++)
-        free +=
-            (uint32_t)__builtin_popcountll(~(uint64_t)s->alloc_bits[w] & gch_span_valid_mask(n, w));
+        free += (uint32_t)gch_popcount64(~(uint64_t)s->alloc_bits[w] & gch_span_valid_mask(n, w));
     return free;
 }

@@ -157,8 +157,8 @@ static bool sweep_span(struct mspan *s, bool preserve, struct gch_sweep_tally *t
                       w * 64 + bit, s->elemsize);
         }
         uint64_t freed = allocated & ~marked;
-        nalloc += (uint32_t)__builtin_popcountll(marked);
-        nfreed += (uint32_t)__builtin_popcountll(freed);
+        nalloc += (uint32_t)gch_popcount64(marked);
+        nfreed += (uint32_t)gch_popcount64(freed);
         if (freed != 0 && (gch_debug.poison || GCH_ASAN || GCH_VALGRIND))
             sweep_release_slots(s, w, freed);
     }
