@@ -19,7 +19,9 @@
 #    for T=1 and T=2; gcheap's other modes (parallel marking, lazy sweeping,
 #    both, gc_alloc collecting by itself) agree too; two processes of T=1
 #    (PROCESSES = 2) print T=1's checksum in both processes.
-# 4. Bad arguments (no arguments, 0 threads, 0 or 17 processes, a mode
+# 4. micro mark on a small heap: gcheap's marking keeps every object, and
+#    the floor marker marks every node (micro exits 1 otherwise).
+# 5. Bad arguments (no arguments, 0 threads, 0 or 17 processes, a mode
 #    that needs other thread counts): exit status 2 and a message.
 # Prints one line per failure and "check-bench: N checks passed".
 set -u
@@ -66,6 +68,14 @@ run() {
     echo $? >"$tmp/$name.rc"
 }
 ok() { [ "$(cat "$tmp/$1.rc")" = 0 ] && grep -q '^RESULT' "$tmp/$1"; }
+
+if [ -x "$tmp/micro" ]; then
+    run micro.mark -- "$tmp/micro" mark 3000 2
+    check "micro mark: no floor figure in its output" \
+        grep -q '^mark_floor_tree_mops ' "$tmp/micro.mark"
+    check "micro mark: exit status $(cat "$tmp/micro.mark.rc"), want 0" \
+        test "$(cat "$tmp/micro.mark.rc")" = 0
+fi
 
 for b in gcheap malloc; do
     [ -x "$tmp/bt_$b" ] || continue

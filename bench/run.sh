@@ -415,6 +415,7 @@ REPORT=$RESULTS/results.md
     echo "| marking, linked list of $MARK_N (trace hook) | $(mline mark_list_mops "$mk") | ≥ 100 M/s | $(verdict "${mkl:--}" ">=" 100) |"
     echo "| marking, balanced tree of $MARK_N (trace hook) | $(mline mark_tree_mops "$mk") | ≥ 100 M/s | $(verdict "${mkt:--}" ">=" 100) |"
     echo "| marking, balanced tree of $MARK_N scattered over the heap (cache misses; trace hook) | $(mline mark_scattered_mops "$mk") | | |"
+    echo "| reference: the same tree marked by a bare marker of the trace hook's shape (no span lookup, no checks, no size; micro.c \"marking floor\") | $(mline mark_floor_tree_mops "$mk") | | |"
     echo "| marking by the host, no trace hook (one gc_mark per object, 64-byte objects) | $(mline mark_host_mops "$sw") | | |"
     echo
     echo "Heap bytes = bytes in spans (gc_stats.heap_inuse). Sweep and mark figures: median of $MICRO_REPS, clock_gettime."

@@ -24,12 +24,13 @@
 // sweep); only the others test the window. Drains outside gc_collect (the
 // host's gc_mark with a trace hook, on several threads at once) run the
 // same code with a CAS ("shared"). The drain prefetches the entries whose
-// gc_mark missed the span cache, parking them in a small FIFO until their
-// lines arrive (mark_drain_run). Measured (x86-64, gcc -O2, callgrind,
+// gc_mark missed the span cache and that lie away from the object it
+// traced last, parking them in a small FIFO until their lines arrive
+// (mark_drain_run). Measured (x86-64, gcc -O2, callgrind,
 // binary-trees 14; per tree node, one newly marked object and one NULL):
 // gc_mark 53 instructions (100 before this path), the drain 11 (19), the
-// host's trace hook 7; binary-trees 19 spends 0.90 s in collections
-// instead of 1.19 s.
+// host's trace hook 7; binary-trees 19 spent 0.90 s in collections
+// instead of 1.19 s (0.75 s since the prefetch ring parks less, below).
 //
 // If the stack cannot grow, the object stays marked but untraced and a
 // global overflow flag is raised; the drain then re-traces every marked
@@ -160,20 +161,51 @@ bool gch_gcwork_push_grow(struct gcwork *w, void *obj, size_t size)
 
 // The drain's prefetch ring (Boehm's and Cher/Hosking's "prefetch on
 // grey"). An object whose gc_mark missed the span cache lies in another
-// span than the object marked before it, so likely in a cold line: it is
+// span than the object marked before it, so perhaps in a cold line: it is
 // pushed flagged MARK_FAR (bit 0 of the entry's obj; objects are 8-byte
-// aligned). The drain prefetches a far entry it pops and parks it in a
-// ring of MARK_PREFETCH entries, to trace it MARK_PREFETCH such pops later,
-// when its line has arrived. Near entries are traced at once, in LIFO
-// order: the ring's reordering would break up the address-ordered sweep
-// that a heap allocated in traversal order gives, which the hardware
-// prefetcher already serves (on a tree laid out in allocation order,
-// parking every entry halved the marking rate; on a tree scattered over
-// the heap, the ring triples it). Deciding at the push, where the span
-// cache has just said it, leaves the drain one bit test per entry.
-// Power of two.
+// aligned). Whether its line is cold is decided when the drain pops it:
+// a far entry that lies more than MARK_NEAR bytes from the object traced
+// just before is prefetched and parked in a ring of MARK_PREFETCH entries,
+// to be traced MARK_PREFETCH such pops later, when its line has arrived.
+// Every other entry is traced at once, in LIFO order, which keeps the
+// address-ordered walk that a heap allocated in traversal order gives, and
+// that the hardware prefetcher already serves.
+//
+// Both tests are needed. The push-time flag alone parks too much: in a
+// tree built bottom-up, a left child lies past its sibling's whole subtree
+// from its parent (a span-cache miss at the push), yet the depth-first
+// drain pops it just after tracing that subtree's last node, its neighbour
+// in memory. Parking those children (1% of the entries) broke the walk
+// each time: binary-trees 19 spent 13% more CPU time, the tree
+// micro-benchmark marked a fifth fewer objects per second (session 12,
+// [MARK_NEAR] in bench/NOTES.md). Without the ring, a tree scattered over
+// the heap marks at a quarter of its rate with it. Only far entries pay
+// the distance test; the drain keeps the last traced address in a
+// register. Power of two.
 #define MARK_PREFETCH 16
 #define MARK_FAR      ((uintptr_t)1)
+#define MARK_NEAR     ((uintptr_t)16384)
+
+// The ring: a FIFO of the n entries parked, the oldest at slot i - n.
+struct mark_ring {
+    unsigned i, n;
+    struct gcwork_entry e[MARK_PREFETCH];
+};
+
+// Parks e (prefetching its line). Returns the oldest entry, which leaves a
+// full ring to be traced now, or {NULL, 0}.
+static inline struct gcwork_entry mark_ring_park(struct mark_ring *r, struct gcwork_entry e)
+{
+    __builtin_prefetch(e.obj);
+    struct gcwork_entry oldest = {NULL, 0};
+    if (r->n < MARK_PREFETCH)
+        r->n++;
+    else
+        oldest = r->e[r->i];
+    r->e[r->i] = e;
+    r->i = (r->i + 1) % MARK_PREFETCH;
+    return oldest;
+}
 
 // A drain's frame: the thread's allocation view and hook flag, restored
 // when it ends.
@@ -224,33 +256,28 @@ static void mark_drain_leave(struct mcache *c, struct mark_frame f)
 static void mark_drain_run(struct gcwork *w, gc_trace_fn trace)
 {
     void *ctx = (void *)AO_load(&gch_gc.trace_ctx);
-    // ring: a FIFO of the n far entries parked, the oldest at slot i - n.
-    struct gcwork_entry ring[MARK_PREFETCH];
-    unsigned i = 0, n = 0;
+    struct mark_ring ring;
+    ring.i = ring.n = 0;
+    uintptr_t last = 0; // the object traced last
     for (;;) {
         struct gcwork_entry e;
         struct gcwork_entry *t = w->top;
-        if (t != w->stack) {
+        if (GCH_LIKELY(t != w->stack)) {
             e = *--t;
             w->top = t;
             if (GCH_UNLIKELY((uintptr_t)e.obj & MARK_FAR)) {
-                // Far: park it; once the ring is full, trace the oldest.
                 e.obj = (void *)((uintptr_t)e.obj - MARK_FAR);
-                __builtin_prefetch(e.obj);
-                if (n < MARK_PREFETCH) {
-                    ring[i] = e;
-                    i = (i + 1) % MARK_PREFETCH;
-                    n++;
-                    continue;
+                // Not near the last traced: park it; once the ring is
+                // full, trace the oldest instead.
+                if ((uintptr_t)e.obj - last + MARK_NEAR >= 2 * MARK_NEAR) {
+                    e = mark_ring_park(&ring, e);
+                    if (e.obj == NULL)
+                        continue;
                 }
-                struct gcwork_entry oldest = ring[i];
-                ring[i] = e;
-                i = (i + 1) % MARK_PREFETCH;
-                e = oldest;
             }
-        } else if (n > 0) {
-            e = ring[(i - n) % MARK_PREFETCH];
-            n--;
+        } else if (ring.n > 0) {
+            e = ring.e[(ring.i - ring.n) % MARK_PREFETCH];
+            ring.n--;
         } else if (AO_load(&gch_gc.mark_overflow) != 0) {
             AO_store(&gch_gc.mark_overflow, 0);
             gch_mheap_for_each_span(mark_rescan_span, (void *)trace);
@@ -259,6 +286,7 @@ static void mark_drain_run(struct gcwork *w, gc_trace_fn trace)
             break;
         }
         GCH_ASSERT2(((uintptr_t)e.obj & 7) == 0);
+        last = (uintptr_t)e.obj;
         trace(e.obj, e.size, ctx);
     }
 }
