@@ -247,19 +247,25 @@ static void mark_trace(void *obj, size_t size, void *ctx)
     gc_mark(n->b);
 }
 
-// A balanced tree of n nodes, children allocated before their parent
-// (nothing collects here: no roots hook).
-static struct node *mark_tree(size_t n)
+// A balanced tree of n nodes, children allocated (by new_node) before
+// their parent.
+static struct node *build_tree(size_t n, struct node *(*new_node)(void))
 {
     if (n == 0)
         return NULL;
     size_t left = (n - 1) / 2;
-    struct node *l = mark_tree(left);
-    struct node *r = mark_tree(n - 1 - left);
-    struct node *t = xalloc(sizeof *t, true);
+    struct node *l = build_tree(left, new_node);
+    struct node *r = build_tree(n - 1 - left, new_node);
+    struct node *t = new_node();
     t->a = l;
     t->b = r;
     return t;
+}
+
+// A node from gcheap (nothing collects here: no roots hook).
+static struct node *gc_node(void)
+{
+    return xalloc(sizeof(struct node), true);
 }
 
 // A balanced tree of n nodes placed in random order over the heap (node i
@@ -299,7 +305,7 @@ static struct node *mark_scattered(size_t n)
 // holds an object, no object size for the hook and no count of marked
 // bytes; it pushes 8-byte entries. What gcheap's gc_mark does beyond it is
 // what a heap of size classes and a gc_mark that accepts any value must
-// do. The tree has mark_tree's shape and layout (children before their
+// do. The tree has build_tree's shape and layout (children before their
 // parent, in address order). FLOOR_OPAQUE keeps gcc from specialising the
 // calls to floor_mark as it cannot specialise calls into the library.
 
@@ -315,17 +321,10 @@ static struct {
     struct node **stack, **top;
 } fl;
 
-static struct node *floor_tree(size_t n)
+// The next node of the floor marker's array.
+static struct node *floor_node(void)
 {
-    if (n == 0)
-        return NULL;
-    size_t left = (n - 1) / 2;
-    struct node *l = floor_tree(left);
-    struct node *r = floor_tree(n - 1 - left);
-    struct node *t = fl.next++;
-    t->a = l;
-    t->b = r;
-    return t;
+    return fl.next++;
 }
 
 FLOOR_OPAQUE static bool floor_mark(const void *p)
@@ -365,7 +364,7 @@ static int floor_run(size_t n, int reps, double *rate, double *rate_cpu)
     fl.base = fl.next = xmalloc(n * sizeof(struct node));
     fl.bits = xmalloc(words * sizeof(uint64_t));
     fl.stack = fl.top = xmalloc(n * sizeof(struct node *));
-    struct node *root = floor_tree(n);
+    struct node *root = build_tree(n, floor_node);
     int bad = 0;
     for (int r = 0; r < reps; r++) {
         memset(fl.bits, 0, words * sizeof(uint64_t));
@@ -408,7 +407,7 @@ static int cmd_mark(int argc, char **argv)
         head = x;
     }
     list_head = head;
-    tree_root = mark_tree(n);
+    tree_root = build_tree(n, gc_node);
     scattered_root = mark_scattered(n);
 
     double *list = xmalloc((size_t)reps * sizeof(double));
