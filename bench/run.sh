@@ -13,7 +13,8 @@
 #   alloc 2 processes  the T=1 test in two processes at once, each with its own heap
 #                      (gcheap, mimalloc): the machine's bound on T=2 / T=1 scaling
 #   micro              micro.c: gc_alloc fast path (callgrind), gc_sweep return time,
-#                      full-sweep throughput, marking throughput
+#                      full-sweep throughput, marking throughput (and, for reference,
+#                      a bare marker's on the same tree: the floor of a trace hook)
 # Backends: gcheap (trace + roots hooks, GOGC=100), gcheap-gen (the same
 # binaries with generational mode on, gc_set_generational; neither program
 # stores into an old object, so they need no write barrier), gcheap-thp
